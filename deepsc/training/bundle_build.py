@@ -1,0 +1,186 @@
+"""``deepsc train PART``: train one part of a bundle and record it in ``bundle.json``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from deepsc.attributes import ATTRIBUTES
+from deepsc.bundle import sha256_of, tensor_shapes, write_manifest, write_weights
+from deepsc.editing import fit_directions
+from deepsc.latent_codec import LatentStatistics
+from deepsc.models.predictor import AttributePredictor
+from deepsc.renderer import params_from_latent, render
+from deepsc.training.common import TrainConfig
+from deepsc.training.generator import SYNTHETIC_64_CONFIG, build_generator, train_generator
+from deepsc.training.predictor import evaluate_predictor, train_predictor
+
+logger = logging.getLogger(__name__)
+
+PREDICTOR_CONFIG = {"resolution": 64, "width": 32}
+DEFAULT_STEPS = {"predictor": 2000, "generator": 9000, "editing": 8192}
+DEFAULT_BATCH = {"predictor": 64, "generator": 32}
+
+
+def _progress(desc: str):
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit="step", file=sys.stderr, disable=not sys.stderr.isatty())
+
+    def callback(step: int, total: int, metrics: dict[str, float]) -> None:
+        bar.total = total
+        bar.n = step
+        bar.set_postfix({key: f"{value:.4f}" for key, value in metrics.items()}, refresh=False)
+        bar.refresh()
+        if step % 500 == 0:
+            logger.info("%s step %d/%d %s", desc, step, total, metrics)
+
+    return callback
+
+
+def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
+    """Rewrite bundle.json with every weight file now in the folder and the new metrics."""
+    previous = json.loads((out / "bundle.json").read_text()) if (out / "bundle.json").exists() else {}
+    files = {}
+    for part in ("generator", "predictor", "editing"):
+        path = out / f"{part}.safetensors"
+        if path.exists():
+            files[part] = {
+                "path": path.name,
+                "format": "safetensors",
+                "sha256": sha256_of(path),
+                "tensors": tensor_shapes(path),
+            }
+    recorded = dict(previous.get("metrics", {}))
+    recorded[metrics_key] = metrics
+    write_manifest(
+        out,
+        name=out.name,
+        generator_config=SYNTHETIC_64_CONFIG,
+        predictor_config=PREDICTOR_CONFIG,
+        files=files,
+        resolution=SYNTHETIC_64_CONFIG["size"],
+        latent_size=SYNTHETIC_64_CONFIG["style_dim"],
+        extra={
+            "metrics": recorded,
+            "side_information": "w: per-dimension mean and std plus the expected norm, stored in editing.safetensors; z: none needed (PixelNorm)",
+        },
+    )
+
+
+def _load_predictor(out: Path) -> AttributePredictor:
+    path = out / "predictor.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; run `deepsc train predictor --out {out}` first")
+    predictor = AttributePredictor(**PREDICTOR_CONFIG)
+    predictor.load_state_dict(load_file(str(path)))
+    return predictor.eval()
+
+
+def _load_generator(out: Path):
+    path = out / "generator.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; run `deepsc train generator --out {out}` first")
+    generator = build_generator()
+    generator.load_state_dict(load_file(str(path)))
+    return generator.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def evaluate_generator(generator, predictor: AttributePredictor, n: int = 1000, seed: int = 20_000) -> dict:
+    """Measure how well generator samples match the renderer faces their z determines.
+
+    Returns PSNR against the renderer and, per attribute, the fraction of samples whose predicted
+    degree equals the degree the z encodes.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    correct = torch.zeros(len(ATTRIBUTES))
+    squared_error = 0.0
+    for start in range(0, n, 250):
+        z = torch.randn(min(250, n - start), generator.style_dim, generator=gen)
+        params = params_from_latent(z)
+        images = ((generator(z) + 1) / 2).clamp(0, 1)
+        squared_error += float((images - render(params)).pow(2).mean()) * z.shape[0]
+        correct += (predictor.predict_degrees(images) == params.degrees).float().sum(0)
+    mse = squared_error / n
+    return {
+        "samples": n,
+        "psnr_db": round(10 * math.log10(1 / mse), 2),
+        "degree_accuracy": {name: round(float(correct[i] / n), 4) for i, name in enumerate(ATTRIBUTES)},
+    }
+
+
+def train_part(
+    part: str,
+    out: Path,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    checkpoint: str | None = None,
+    threads: int = 0,
+) -> dict:
+    """Train ``part`` into the bundle folder ``out`` and return its measured metrics."""
+    out.mkdir(parents=True, exist_ok=True)
+    steps = steps or DEFAULT_STEPS[part]
+    checkpoint_path = Path(checkpoint) if checkpoint else Path("runs") / f"{part}.ckpt"
+    started = time.perf_counter()
+
+    if part == "predictor":
+        config = TrainConfig(
+            steps=steps,
+            batch_size=batch_size or DEFAULT_BATCH[part],
+            seed=seed,
+            checkpoint=checkpoint_path,
+            threads=threads,
+        )
+        model = train_predictor(config, _progress("predictor"), width=PREDICTOR_CONFIG["width"])
+        write_weights(out, "predictor", model.state_dict())
+        metrics = {
+            "held_out_faces": 1200,
+            "degree_accuracy": {k: round(v, 4) for k, v in evaluate_predictor(model).items()},
+        }
+    elif part == "generator":
+        from deepsc.metrics.lpips import load_lpips
+
+        predictor = _load_predictor(out)
+        config = TrainConfig(
+            steps=steps,
+            batch_size=batch_size or DEFAULT_BATCH[part],
+            seed=seed,
+            checkpoint=checkpoint_path,
+            threads=threads,
+        )
+        generator = train_generator(config, predictor, load_lpips(), callback=_progress("generator"))
+        write_weights(out, "generator", generator.state_dict())
+        metrics = evaluate_generator(generator, predictor)
+    elif part == "editing":
+        generator = _load_generator(out)
+        directions = fit_directions(generator, samples=steps, seed=seed)
+        gen = torch.Generator().manual_seed(seed + 1)
+        w = generator.mapping(torch.randn(steps, generator.style_dim, generator=gen))
+        stats = LatentStatistics.estimate(w)
+        write_weights(
+            out,
+            "editing",
+            {
+                "directions": directions,
+                "w_mean": stats.mean,
+                "w_std": stats.std,
+                "w_expected_norm": torch.tensor(stats.expected_norm),
+            },
+        )
+        metrics = {"samples": steps, "w_expected_norm": round(stats.expected_norm, 4)}
+    else:
+        raise ValueError(f"unknown part {part!r}; expected predictor, generator or editing")
+
+    metrics["seconds"] = round(time.perf_counter() - started, 1)
+    metrics["command"] = f"deepsc train {part} --out {out} --steps {steps} --seed {seed}"
+    _update_manifest(out, part, metrics)
+    return metrics

@@ -1,0 +1,200 @@
+"""Sender REST API (FastAPI): upload a photo with an instruction, follow the job, fetch images."""
+
+import logging
+import threading
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from deepsc.face import ImageError, load_image
+from deepsc.instruction import InstructionError, parse_instruction
+from deepsc.pipeline import EditOptions, EditPipeline
+from deepsc.settings import Settings
+from sender.jobs import Job, JobStore
+from sender.transport import ChannelClient
+from sender.worker import EditWorker, QueueFull
+
+logger = logging.getLogger("deepsc.sender")
+
+
+@dataclass
+class SenderState:
+    """What the running service holds: settings, jobs, and (once loaded) the worker."""
+
+    settings: Settings
+    jobs: JobStore
+    worker: EditWorker | None = None
+    load_error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.worker is not None
+
+
+def _load_models(state: SenderState, pipeline: EditPipeline | None) -> None:
+    """Load the bundle and LPIPS, then start the worker; runs in a thread so /healthz answers at once."""
+    try:
+        if pipeline is None:
+            from deepsc.bundle import load_bundle
+            from deepsc.metrics.lpips import load_lpips
+            from deepsc.settings import resolve_device
+
+            device = resolve_device(state.settings.device)
+            pipeline = EditPipeline(load_bundle(state.settings.bundle, device=device), load_lpips(device))
+        worker = EditWorker(pipeline, ChannelClient(state.settings.channel_address), state.settings)
+        worker.start()
+        state.worker = worker
+        logger.info(
+            "sender ready: bundle %s, channel emulator at %s", pipeline.bundle.name, state.settings.channel_address
+        )
+    except Exception as error:  # noqa: BLE001 - reported by /readyz and every submission
+        state.load_error = f"{type(error).__name__}: {error}"
+        logger.exception("sender failed to load its models")
+
+
+def create_app(settings: Settings | None = None, pipeline: EditPipeline | None = None) -> FastAPI:
+    """Build the sender app.
+
+    Args:
+        settings: service settings; read from the environment when None.
+        pipeline: an already loaded pipeline (tests share one); loaded from the bundle when None.
+    """
+    settings = settings or Settings()
+    state = SenderState(settings, JobStore())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loader = threading.Thread(target=_load_models, args=(state, pipeline), name="model-loader", daemon=True)
+        loader.start()
+        logger.info("sender starting on port %d", settings.sender_http_port)
+        yield
+        if state.worker is not None:
+            state.worker.stop()
+            state.worker.channel_client.close()
+        logger.info("sender stopped")
+
+    app = FastAPI(
+        title="Editable-DeepSC sender",
+        version="0.1.0",
+        description="Upload a face photo with a text instruction; the edited StyleGAN latent crosses an emulated channel and the receiver's generator draws the result.",
+        lifespan=lifespan,
+    )
+    app.state.sender = state
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = rid
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = rid
+        logger.info("%s %s -> %d (request %s)", request.method, request.url.path, response.status_code, rid)
+        return response
+
+    def get_state() -> SenderState:
+        return state
+
+    def get_job(job_id: str, current: Annotated[SenderState, Depends(get_state)]) -> Job:
+        job = current.jobs.get(job_id)
+        if job is None:
+            raise HTTPException(status_code=404, detail=f"no edit job with id {job_id!r}")
+        return job
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz(current: Annotated[SenderState, Depends(get_state)]) -> JSONResponse:
+        """Readiness: the models are loaded and jobs are accepted."""
+        if current.ready:
+            return JSONResponse({"status": "ready"})
+        body = {
+            "status": "failed" if current.load_error else "loading",
+            "detail": current.load_error or "models are loading",
+        }
+        return JSONResponse(body, status_code=503)
+
+    @app.post("/v1/edits", status_code=202, tags=["edits"])
+    async def submit_edit(
+        request: Request,
+        response: Response,
+        current: Annotated[SenderState, Depends(get_state)],
+        image: Annotated[UploadFile, File(description="face photo (PNG, JPEG, WebP, ...)")],
+        instruction: Annotated[
+            str, Form(description='editing request, e.g. "Give her thick glasses."', min_length=1, max_length=500)
+        ],
+        snr_db: Annotated[float, Form(description="channel SNR P/σ² in dB", ge=-50, le=100)] = 6.0,
+        channel: Annotated[Literal["awgn", "rayleigh", "none"], Form(description="channel model")] = "awgn",
+        seed: Annotated[int, Form(description="seed of the channel noise and fading", ge=0, lt=2**63)] = 0,
+        latent_space: Annotated[Literal["w", "z"], Form(description="latent that crosses the channel")] = "w",
+    ) -> dict:
+        """Accept an edit job; the work runs in the background. Returns the job with 202 and a Location."""
+        data = await image.read(current.settings.max_upload_bytes + 1)
+        if len(data) > current.settings.max_upload_bytes:
+            raise HTTPException(
+                status_code=413, detail=f"image: the upload exceeds {current.settings.max_upload_bytes} bytes"
+            )
+        try:
+            load_image(data)
+        except ImageError as error:
+            raise HTTPException(status_code=415, detail=f"image: {error}") from None
+        try:
+            parsed = parse_instruction(instruction)
+        except InstructionError as error:
+            raise HTTPException(status_code=422, detail=f"instruction: {error}") from None
+
+        if current.load_error:
+            raise HTTPException(status_code=503, detail=f"the sender could not load its models: {current.load_error}")
+        if current.worker is None:
+            raise HTTPException(
+                status_code=503, detail="the models are still loading; retry shortly", headers={"Retry-After": "5"}
+            )
+
+        options = EditOptions(
+            snr_db=snr_db,
+            channel=channel,
+            seed=seed,
+            latent_space=latent_space,
+            inversion_steps=current.settings.inversion_steps,
+            frame_symbols=current.settings.frame_symbols,
+        )
+        job = current.jobs.create(instruction, parsed, options, data, request_id=request.state.request_id)
+        try:
+            current.worker.submit(job)
+        except QueueFull as error:
+            job.update(status="cancelled", stage="cancelled", error=f"rejected: {error}")
+            raise HTTPException(
+                status_code=429, detail=f"too many jobs waiting ({error}); retry later", headers={"Retry-After": "10"}
+            ) from None
+        response.headers["Location"] = f"/v1/edits/{job.id}"
+        return job.to_dict()
+
+    @app.get("/v1/edits/{job_id}", tags=["edits"])
+    def get_edit(job: Annotated[Job, Depends(get_job)]) -> dict:
+        """The job: status, stage, progress, error, summary and links."""
+        return job.to_dict()
+
+    @app.get(
+        "/v1/edits/{job_id}/images/{kind}",
+        tags=["edits"],
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}},
+    )
+    def get_image(
+        kind: Literal["original", "reconstruction", "edited"], job: Annotated[Job, Depends(get_job)]
+    ) -> Response:
+        """One of the job's images as PNG: the aligned input, the noiseless reconstruction, or the received edit."""
+        data = job.images.get(kind)
+        if data is None:
+            raise HTTPException(
+                status_code=409,
+                detail=f"image {kind!r} of job {job.id} is not available: the job is {job.status} (stage {job.stage})",
+            )
+        return Response(content=data, media_type="image/png")
+
+    return app

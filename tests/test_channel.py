@@ -1,0 +1,96 @@
+import math
+
+import pytest
+import torch
+
+from deepsc.channel import ChannelStats, cbr, channel_uses, noise_variance, power_normalise, transmit
+from deepsc.latent_codec import LatentStatistics, decode_latent, encode_latent
+
+
+@pytest.mark.parametrize("power", [0.5, 1.0, 2.0, 10.0])
+@pytest.mark.parametrize("k", [1, 7, 128, 512])
+def test_power_normalise_mean_power(power, k):
+    x = torch.randn(16, k, dtype=torch.float64) * 3.7 + 1.2
+    normalised = power_normalise(x, power)
+    mean_power = normalised.pow(2).mean(dim=1)
+    assert torch.allclose(mean_power, torch.full_like(mean_power, power), atol=1e-6)
+
+
+def test_power_normalise_keeps_direction():
+    x = torch.randn(1, 128, dtype=torch.float64)
+    normalised = power_normalise(x, 1.0)
+    cosine = torch.nn.functional.cosine_similarity(x, normalised).item()
+    assert cosine == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("channel", ["awgn", "rayleigh"])
+@pytest.mark.parametrize("snr_db", [-6.0, 0.0, 6.0, 18.0])
+def test_measured_snr_matches_request(channel, snr_db):
+    x = power_normalise(torch.randn(1, 100_000, dtype=torch.float64)).squeeze(0)
+    output = transmit(x, channel, snr_db, seed=3)
+    assert output.stats.symbols == 100_000
+    assert abs(output.stats.measured_snr_db - snr_db) < 0.2
+
+
+def test_noise_is_seeded():
+    x = power_normalise(torch.randn(1, 128)).squeeze(0)
+    first = transmit(x, "rayleigh", 6.0, seed=11).received
+    again = transmit(x, "rayleigh", 6.0, seed=11).received
+    other = transmit(x, "rayleigh", 6.0, seed=12).received
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+def test_none_channel_is_lossless():
+    x = power_normalise(torch.randn(1, 128)).squeeze(0)
+    output = transmit(x, "none", 6.0, seed=0)
+    assert torch.allclose(output.equalised, x)
+    assert output.stats.measured_snr_db == math.inf
+
+
+def test_rayleigh_zero_forcing_inverts_fading_without_noise():
+    x = power_normalise(torch.randn(1, 64)).squeeze(0)
+    output = transmit(x, "rayleigh", 200.0 - 100.0, seed=5, equaliser="zf")
+    assert torch.allclose(output.equalised, x, atol=1e-3)
+
+
+def test_rayleigh_draws_one_gain_per_frame():
+    x = power_normalise(torch.randn(1, 128)).squeeze(0)
+    output = transmit(x, "rayleigh", 6.0, seed=1, frame_symbols=16)
+    assert output.gains.numel() == 4  # 64 complex uses / 16 per frame
+
+
+def test_unknown_channel_rejected():
+    with pytest.raises(ValueError, match="unknown channel model"):
+        transmit(torch.ones(4), "bsc", 6.0, seed=0)
+
+
+def test_noise_variance_definition():
+    assert noise_variance(0.0, 1.0) == pytest.approx(1.0)
+    assert noise_variance(10.0, 2.0) == pytest.approx(0.2)
+
+
+def test_cbr_arithmetic():
+    assert cbr(128, 64, 64) == pytest.approx(1 / 96)
+    assert cbr(512, 128, 128) == pytest.approx(0.0104167, abs=1e-7)
+    assert channel_uses(128) == 64
+    assert channel_uses(129) == 65
+    assert cbr(channel_uses(128), 64, 64) == pytest.approx(1 / 192)
+
+
+def test_channel_stats_snr():
+    stats = ChannelStats(symbols=2, channel_uses=1, signal_power=1.0, noise_power=0.25)
+    assert stats.measured_snr_db == pytest.approx(10 * math.log10(4))
+
+
+def test_latent_codec_round_trip_without_noise():
+    latents = torch.randn(4096, 32) * torch.linspace(0.5, 2.0, 32) + 3.0
+    stats = LatentStatistics.estimate(latents)
+    w = latents[0]
+    symbols = encode_latent(w, stats)
+    assert symbols.pow(2).mean().item() == pytest.approx(1.0, abs=1e-6)
+    restored = decode_latent(symbols, stats)
+    # Only the norm of the standardised latent is lost: the direction survives exactly.
+    u, u_hat = (w - stats.mean) / stats.std, (restored - stats.mean) / stats.std
+    assert torch.nn.functional.cosine_similarity(u, u_hat, dim=0).item() == pytest.approx(1.0, abs=1e-5)
+    assert u_hat.norm().item() == pytest.approx(stats.expected_norm, rel=1e-5)
