@@ -1,20 +1,23 @@
 """Sender REST API (FastAPI): upload a photo with an instruction, follow the job, fetch images."""
 
+import asyncio
+import json
 import logging
 import threading
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from deepsc.face import ImageError, load_image
 from deepsc.instruction import InstructionError, parse_instruction
 from deepsc.pipeline import EditOptions, EditPipeline
 from deepsc.settings import Settings
-from sender.jobs import Job, JobStore
+from sender.jobs import FINAL_STATUSES, Job, JobStore
+from sender.metrics import SenderMetrics
 from sender.transport import ChannelClient
 from sender.worker import EditWorker, QueueFull
 
@@ -23,10 +26,11 @@ logger = logging.getLogger("deepsc.sender")
 
 @dataclass
 class SenderState:
-    """What the running service holds: settings, jobs, and (once loaded) the worker."""
+    """What the running service holds: settings, jobs, metrics and (once loaded) the worker."""
 
     settings: Settings
     jobs: JobStore
+    metrics: SenderMetrics = field(default_factory=SenderMetrics)
     worker: EditWorker | None = None
     load_error: str | None = None
 
@@ -45,7 +49,7 @@ def _load_models(state: SenderState, pipeline: EditPipeline | None) -> None:
 
             device = resolve_device(state.settings.device)
             pipeline = EditPipeline(load_bundle(state.settings.bundle, device=device), load_lpips(device))
-        worker = EditWorker(pipeline, ChannelClient(state.settings.channel_address), state.settings)
+        worker = EditWorker(pipeline, ChannelClient(state.settings.channel_address), state.settings, state.metrics)
         worker.start()
         state.worker = worker
         logger.info(
@@ -91,6 +95,10 @@ def create_app(settings: Settings | None = None, pipeline: EditPipeline | None =
         request.state.request_id = rid
         response = await call_next(request)
         response.headers["X-Request-Id"] = rid
+        route = request.scope.get("route")
+        state.metrics.requests.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).inc()
         logger.info("%s %s -> %d (request %s)", request.method, request.url.path, response.status_code, rid)
         return response
 
@@ -196,5 +204,51 @@ def create_app(settings: Settings | None = None, pipeline: EditPipeline | None =
                 detail=f"image {kind!r} of job {job.id} is not available: the job is {job.status} (stage {job.stage})",
             )
         return Response(content=data, media_type="image/png")
+
+    @app.get(
+        "/v1/edits/{job_id}/events",
+        tags=["edits"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def edit_events(job: Annotated[Job, Depends(get_job)]) -> StreamingResponse:
+        """Server-Sent Events: ``progress`` on every stage or step change, then one ``done``,
+        ``failed`` or ``cancelled`` event; each carries the job as JSON data."""
+
+        async def stream():
+            last_version = -1
+            idle = 0.0
+            while True:
+                version, finished = job.version, job.finished
+                if version != last_version:
+                    last_version = version
+                    event = job.status if finished else "progress"
+                    yield f"id: {version}\nevent: {event}\ndata: {json.dumps(job.to_dict())}\n\n"
+                    idle = 0.0
+                    if finished:
+                        return
+                await asyncio.sleep(0.05)
+                idle += 0.05
+                if idle >= 15:
+                    yield ": keep-alive\n\n"
+                    idle = 0.0
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.delete("/v1/edits/{job_id}", status_code=202, tags=["edits"])
+    def cancel_edit(job: Annotated[Job, Depends(get_job)], current: Annotated[SenderState, Depends(get_state)]) -> dict:
+        """Cancel a queued or running job; a running job stops within one inversion or editing step."""
+        if job.status in FINAL_STATUSES:
+            raise HTTPException(status_code=409, detail=f"job {job.id} already ended {job.status}; nothing to cancel")
+        if current.worker is not None:
+            current.worker.cancel(job)
+        else:
+            job.cancel.set()
+        return job.to_dict()
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def metrics(current: Annotated[SenderState, Depends(get_state)]) -> Response:
+        """Prometheus text format: requests, job durations by stage, queue depth, errors."""
+        return Response(current.metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app

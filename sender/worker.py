@@ -17,6 +17,7 @@ from deepsc.inversion import Interrupted
 from deepsc.pipeline import EditPipeline, to_uint8
 from deepsc.settings import Settings
 from sender.jobs import Job, png_to_array
+from sender.metrics import SenderMetrics
 from sender.transport import ChannelClient
 
 logger = logging.getLogger("deepsc.sender")
@@ -41,10 +42,17 @@ class EditWorker:
         settings: service settings (queue size, frame size, timeouts).
     """
 
-    def __init__(self, pipeline: EditPipeline, channel_client: ChannelClient, settings: Settings) -> None:
+    def __init__(
+        self,
+        pipeline: EditPipeline,
+        channel_client: ChannelClient,
+        settings: Settings,
+        metrics: SenderMetrics | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.channel_client = channel_client
         self.settings = settings
+        self.metrics = metrics or SenderMetrics()
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="edit-worker", daemon=True)
         self._stopping = threading.Event()
@@ -53,6 +61,13 @@ class EditWorker:
     def start(self) -> None:
         self._thread.start()
         logger.info("edit worker started")
+
+    def cancel(self, job: Job) -> None:
+        """Ask a job to stop: a queued job ends cancelled at once, a running one within one step."""
+        job.cancel.set()
+        if job.status == "queued":
+            job.update(status="cancelled", stage="cancelled")
+            logger.info("job %s cancelled while queued", job.id)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Cancel the running job, stop taking new ones and wait for the thread."""
@@ -72,11 +87,13 @@ class EditWorker:
         if self._queue.qsize() >= self.settings.max_queued_jobs:
             raise QueueFull(f"{self._queue.qsize()} jobs are already waiting")
         self._queue.put(job)
+        self.metrics.queue_depth.set(self._queue.qsize())
         logger.info("job %s queued (request %s)", job.id, job.request_id or "-")
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             job = self._queue.get()
+            self.metrics.queue_depth.set(self._queue.qsize())
             if job is None:
                 break
             self.current = job
@@ -85,6 +102,7 @@ class EditWorker:
             finally:
                 self.current = None
                 job.image_bytes = b""
+                self.metrics.jobs.labels(job.status).inc()
         # Jobs still waiting when the service stops end as cancelled, never silently dropped.
         while True:
             try:
@@ -97,7 +115,8 @@ class EditWorker:
     def process(self, job: Job) -> None:
         """Run one job to a final status: done, failed (with a reason) or cancelled."""
         if job.cancel.is_set():
-            job.update(status="cancelled", stage="cancelled")
+            if not job.finished:
+                job.update(status="cancelled", stage="cancelled")
             return
         started = time.perf_counter()
         job.update(status="running", stage="alignment", step=0, total=1)
@@ -113,17 +132,22 @@ class EditWorker:
             self._process(job, started)
         except Interrupted:
             job.update(status="cancelled", stage="cancelled")
-            logger.info("job %s cancelled", job.id)
+            logger.info("job %s cancelled during %s", job.id, job.stage)
         except ImageError as error:
             job.update(status="failed", error=str(error))
+            self.metrics.errors.labels("image").inc()
             logger.warning("job %s failed: %s", job.id, error)
         except grpc.RpcError as error:
             reason = f"transmission through the channel emulator at {self.channel_client.address} failed ({error.code().name}): {error.details()}"
             job.update(status="failed", error=reason)
+            self.metrics.errors.labels("transmission").inc()
             logger.error("job %s failed: %s", job.id, reason)
         except Exception as error:  # noqa: BLE001 - any other failure must still end the job
             job.update(status="failed", error=f"internal error: {type(error).__name__}: {error}")
+            self.metrics.errors.labels("internal").inc()
             logger.exception("job %s failed with an unexpected error", job.id)
+        finally:
+            self.metrics.job_seconds.observe(time.perf_counter() - started)
 
     def _process(self, job: Job, started: float) -> None:
         def progress(stage: str, step: int, total: int) -> None:
@@ -166,6 +190,8 @@ class EditWorker:
             "synthesis": response.result.decode_seconds,
             "total": time.perf_counter() - started,
         }
+        for stage in ("inversion", "editing", "channel", "synthesis"):
+            self.metrics.stage_seconds.labels(stage).observe(timings[stage])
         summary = self.pipeline.summarise(sender, edited, job.options, stats, timings)
         summary["instruction"] = job.instruction
         job.images["edited"] = response.result.edited_png
