@@ -10,6 +10,7 @@ import torch
 
 from deepsc.channel import CHANNEL_MODELS, EQUALISERS, ChannelSimulator
 from deepsc.grpc_server import GRPC_OPTIONS, abort
+from deepsc.request_context import REQUEST_ID_METADATA_KEY, request_id_from_metadata, request_id_var
 from deepsc.settings import Settings
 from deepsc.v1 import transport_pb2, transport_pb2_grpc
 
@@ -72,6 +73,13 @@ class ChannelEmulatorService(transport_pb2_grpc.ChannelEmulatorServicer):
         self._channel.close()
 
     def Transmit(self, request_iterator, context: grpc.ServicerContext) -> transport_pb2.TransmitResponse:
+        token = request_id_var.set(request_id_from_metadata(context.invocation_metadata()))
+        try:
+            return self._transmit(request_iterator, context)
+        finally:
+            request_id_var.reset(token)
+
+    def _transmit(self, request_iterator, context: grpc.ServicerContext) -> transport_pb2.TransmitResponse:
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("payload") != "header":
             abort(
@@ -129,7 +137,8 @@ class ChannelEmulatorService(transport_pb2_grpc.ChannelEmulatorServicer):
                 )
                 expected += 1
 
-        metadata = [(key, value) for key, value in context.invocation_metadata() if key == "x-request-id"]
+        metadata = [(REQUEST_ID_METADATA_KEY, request_id_var.get())]
+        # The sender's deadline bounds the receiver call too (None when the sender set none).
         timeout = context.time_remaining()
         try:
             result = self._receiver.Deliver(noisy_stream(), timeout=timeout, metadata=metadata)

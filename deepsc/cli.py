@@ -46,6 +46,29 @@ def _add_edit(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
 
 
+def _add_submit(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "submit", help="send an edit to running services over REST or gRPC and save the result"
+    )
+    parser.add_argument("image", help="path of the input photo")
+    parser.add_argument("--instruction", required=True, help="editing request")
+    parser.add_argument("--protocol", choices=["rest", "grpc"], default="rest", help="sender API to use (default rest)")
+    parser.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="sender REST base URL (default http://127.0.0.1:8000)"
+    )
+    parser.add_argument("--address", default="127.0.0.1:50051", help="sender gRPC address (default 127.0.0.1:50051)")
+    parser.add_argument("--snr-db", type=float, default=6.0, help="channel SNR P/σ² in dB (default 6)")
+    parser.add_argument(
+        "--channel", choices=["awgn", "rayleigh", "none"], default="awgn", help="channel model (default awgn)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the channel noise and fading (default 0)")
+    parser.add_argument(
+        "--latent-space", choices=["w", "z"], default="w", help="latent that crosses the channel (default w)"
+    )
+    parser.add_argument("--out", default="out", help="folder for the three images and summary.json (default ./out)")
+    parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+
+
 def _add_parse(subparsers) -> None:
     parser = subparsers.add_parser("parse", help="show how an instruction is read (attribute, mode, degree or amount)")
     parser.add_argument("text", help="the instruction, or - to read one instruction per line from standard input")
@@ -91,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_edit(subparsers)
+    _add_submit(subparsers)
     _add_parse(subparsers)
     _add_train(subparsers)
     _add_bundle(subparsers)
@@ -131,13 +155,11 @@ def _progress_bar():
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from PIL import Image
-
     from deepsc.bundle import BundleError, load_bundle
     from deepsc.face import ImageError, load_image
     from deepsc.instruction import InstructionError, parse_instruction
     from deepsc.metrics.lpips import load_lpips
-    from deepsc.pipeline import EditOptions, EditPipeline
+    from deepsc.pipeline import EditOptions, EditPipeline, png_bytes
 
     options = EditOptions(
         snr_db=args.snr_db,
@@ -166,23 +188,60 @@ def run_edit(args: argparse.Namespace) -> int:
         progress.close()  # type: ignore[attr-defined]
 
     out = Path(args.out)
+    images = {"original": outcome.original, "reconstruction": outcome.reconstruction, "edited": outcome.edited}
+    _write_outcome(out, {kind: png_bytes(image) for kind, image in images.items()}, outcome.summary)
+    _print_summary(outcome.summary, out, args.json)
+    return 0
+
+
+def _write_outcome(out: Path, images: dict, summary: dict) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(outcome.original).save(out / "original.png")
-        Image.fromarray(outcome.reconstruction).save(out / "reconstruction.png")
-        Image.fromarray(outcome.edited).save(out / "edited.png")
-        (out / "summary.json").write_text(json.dumps(outcome.summary, indent=2) + "\n")
+        for kind, data in images.items():
+            (out / f"{kind}.png").write_bytes(data)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     except OSError as error:
         raise CliError(f"cannot write results to {out}: {error.strerror or error}", EXIT_FAILURE) from None
-    if args.json:
-        print(json.dumps(outcome.summary))
-    else:
-        summary = outcome.summary
-        print(
-            f"{summary['attribute']}: degree {summary['degree_before']} -> {summary['degree_after']} "
-            f"(target {summary['degree_target']}) over {summary['channel']} at {summary['snr_db']} dB; "
-            f"{summary['symbols']} real values sent, CBR {summary['cbr']:.6f}; images in {out}/"
-        )
+
+
+def _print_summary(summary: dict, out: Path, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary))
+        return
+    print(
+        f"{summary['attribute']}: degree {summary['degree_before']} -> {summary['degree_after']} "
+        f"(target {summary['degree_target']}) over {summary['channel']} at {summary['snr_db']} dB; "
+        f"{summary['symbols']} real values sent, CBR {summary['cbr']:.6f}; images in {out}/"
+    )
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    import httpx
+
+    from deepsc.client import EditFailed, GrpcClient, RestClient
+
+    path = Path(args.image)
+    if not path.is_file():
+        raise CliError(f"image file not found: {path}")
+    image = path.read_bytes()
+    options = {"snr_db": args.snr_db, "channel": args.channel, "seed": args.seed, "latent_space": args.latent_space}
+    progress = _progress_bar()
+    try:
+        if args.protocol == "grpc":
+            with GrpcClient(args.address) as grpc_client:
+                result = grpc_client.edit(image, args.instruction, progress=progress, **options)
+        else:
+            with RestClient(args.url) as rest_client:
+                result = rest_client.edit(image, args.instruction, progress=progress, **options)
+    except EditFailed as error:
+        raise CliError(str(error), EXIT_USAGE if error.status == "rejected" else EXIT_FAILURE) from None
+    except httpx.HTTPError as error:
+        raise CliError(f"cannot reach the sender at {args.url}: {error}", EXIT_FAILURE) from None
+    finally:
+        progress.close()  # type: ignore[attr-defined]
+    out = Path(args.out)
+    _write_outcome(out, result.images, result.summary)
+    _print_summary(result.summary, out, args.json)
     return 0
 
 
@@ -269,6 +328,7 @@ def run_serve_command(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "edit": run_edit,
+    "submit": run_submit,
     "parse": run_parse,
     "train": run_train,
     "bundle": run_bundle,

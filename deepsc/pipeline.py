@@ -110,6 +110,15 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return (array * 255 + 0.5).astype(np.uint8)
 
 
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode an (H, W, 3) uint8 array as PNG."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def from_uint8(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """(H, W, 3) uint8 → (1, 3, H, W) float in [0, 1]."""
     return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).unsqueeze(0).float().div(255).to(device)

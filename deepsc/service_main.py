@@ -6,13 +6,10 @@ import logging
 import signal
 import threading
 
+from deepsc.request_context import configure_logging
 from deepsc.settings import Settings
 
 logger = logging.getLogger("deepsc.service")
-
-
-def configure_logging(level: str, service: str) -> None:
-    logging.basicConfig(level=level.upper(), format=f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
 
 
 def _wait_for_signal() -> None:

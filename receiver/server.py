@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -10,25 +9,18 @@ from collections import OrderedDict
 
 import grpc
 import torch
-from PIL import Image
 
 from deepsc.bundle import Bundle
 from deepsc.channel import NoisyFrame, equalise
 from deepsc.grpc_server import abort
 from deepsc.latent_codec import decode_latent
+from deepsc.request_context import request_id_from_metadata, request_id_var
 from deepsc.settings import Settings
 from deepsc.v1 import transport_pb2, transport_pb2_grpc
 
 logger = logging.getLogger("deepsc.receiver")
 
 SERVICE_NAME = transport_pb2.DESCRIPTOR.services_by_name["Receiver"].full_name
-
-
-def png_bytes(image) -> bytes:
-    """Encode an (H, W, 3) uint8 array as PNG."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def decode_frames(
@@ -60,7 +52,14 @@ class ReceiverService(transport_pb2_grpc.ReceiverServicer):
         self._model_lock = threading.Lock()
 
     def Deliver(self, request_iterator, context: grpc.ServicerContext) -> transport_pb2.DecodeResult:
-        from deepsc.pipeline import to_uint8
+        token = request_id_var.set(request_id_from_metadata(context.invocation_metadata()))
+        try:
+            return self._deliver(request_iterator, context)
+        finally:
+            request_id_var.reset(token)
+
+    def _deliver(self, request_iterator, context: grpc.ServicerContext) -> transport_pb2.DecodeResult:
+        from deepsc.pipeline import png_bytes, to_uint8
 
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("payload") != "header":

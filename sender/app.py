@@ -12,14 +12,15 @@ from typing import Annotated, Literal
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from deepsc.face import ImageError, load_image
-from deepsc.instruction import InstructionError, parse_instruction
-from deepsc.pipeline import EditOptions, EditPipeline
+from deepsc.pipeline import EditPipeline
+from deepsc.request_context import request_id_var
 from deepsc.settings import Settings
+from sender.grpc_api import serve_edit_api
 from sender.jobs import FINAL_STATUSES, Job, JobStore
 from sender.metrics import SenderMetrics
+from sender.submission import EditSubmission, SubmissionError, accept_edit
 from sender.transport import ChannelClient
-from sender.worker import EditWorker, QueueFull
+from sender.worker import EditWorker
 
 logger = logging.getLogger("deepsc.sender")
 
@@ -60,6 +61,16 @@ def _load_models(state: SenderState, pipeline: EditPipeline | None) -> None:
         logger.exception("sender failed to load its models")
 
 
+# HTTP status and headers for each kind of rejected submission.
+SUBMISSION_STATUS: dict[str, tuple[int, dict[str, str] | None]] = {
+    "too_large": (413, None),
+    "unsupported_image": (415, None),
+    "invalid": (422, None),
+    "not_ready": (503, {"Retry-After": "5"}),
+    "busy": (429, {"Retry-After": "10"}),
+}
+
+
 def create_app(settings: Settings | None = None, pipeline: EditPipeline | None = None) -> FastAPI:
     """Build the sender app.
 
@@ -74,8 +85,10 @@ def create_app(settings: Settings | None = None, pipeline: EditPipeline | None =
     async def lifespan(app: FastAPI):
         loader = threading.Thread(target=_load_models, args=(state, pipeline), name="model-loader", daemon=True)
         loader.start()
-        logger.info("sender starting on port %d", settings.sender_http_port)
+        grpc_server = serve_edit_api(state, settings.host, settings.sender_grpc_port)
+        logger.info("sender starting: REST on port %d, gRPC on port %d", settings.sender_http_port, grpc_server.port)
         yield
+        grpc_server.stop()
         if state.worker is not None:
             state.worker.stop()
             state.worker.channel_client.close()
@@ -93,13 +106,17 @@ def create_app(settings: Settings | None = None, pipeline: EditPipeline | None =
     async def request_id(request: Request, call_next):
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex
         request.state.request_id = rid
-        response = await call_next(request)
+        token = request_id_var.set(rid)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
         response.headers["X-Request-Id"] = rid
         route = request.scope.get("route")
         state.metrics.requests.labels(
             request.method, getattr(route, "path", "unmatched"), str(response.status_code)
         ).inc()
-        logger.info("%s %s -> %d (request %s)", request.method, request.url.path, response.status_code, rid)
+        logger.info("%s %s -> %d", request.method, request.url.path, response.status_code, extra={"request_id": rid})
         return response
 
     def get_state() -> SenderState:
@@ -143,42 +160,12 @@ def create_app(settings: Settings | None = None, pipeline: EditPipeline | None =
     ) -> dict:
         """Accept an edit job; the work runs in the background. Returns the job with 202 and a Location."""
         data = await image.read(current.settings.max_upload_bytes + 1)
-        if len(data) > current.settings.max_upload_bytes:
-            raise HTTPException(
-                status_code=413, detail=f"image: the upload exceeds {current.settings.max_upload_bytes} bytes"
-            )
+        submission = EditSubmission(data, instruction, snr_db, channel, seed, latent_space)
         try:
-            load_image(data)
-        except ImageError as error:
-            raise HTTPException(status_code=415, detail=f"image: {error}") from None
-        try:
-            parsed = parse_instruction(instruction)
-        except InstructionError as error:
-            raise HTTPException(status_code=422, detail=f"instruction: {error}") from None
-
-        if current.load_error:
-            raise HTTPException(status_code=503, detail=f"the sender could not load its models: {current.load_error}")
-        if current.worker is None:
-            raise HTTPException(
-                status_code=503, detail="the models are still loading; retry shortly", headers={"Retry-After": "5"}
-            )
-
-        options = EditOptions(
-            snr_db=snr_db,
-            channel=channel,
-            seed=seed,
-            latent_space=latent_space,
-            inversion_steps=current.settings.inversion_steps,
-            frame_symbols=current.settings.frame_symbols,
-        )
-        job = current.jobs.create(instruction, parsed, options, data, request_id=request.state.request_id)
-        try:
-            current.worker.submit(job)
-        except QueueFull as error:
-            job.update(status="cancelled", stage="cancelled", error=f"rejected: {error}")
-            raise HTTPException(
-                status_code=429, detail=f"too many jobs waiting ({error}); retry later", headers={"Retry-After": "10"}
-            ) from None
+            job = accept_edit(current, submission, request_id=request.state.request_id)
+        except SubmissionError as error:
+            status, headers = SUBMISSION_STATUS[error.kind]
+            raise HTTPException(status_code=status, detail=str(error), headers=headers) from None
         response.headers["Location"] = f"/v1/edits/{job.id}"
         return job.to_dict()
 

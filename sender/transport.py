@@ -7,6 +7,7 @@ import torch
 
 from deepsc.channel import split_frames
 from deepsc.grpc_server import GRPC_OPTIONS
+from deepsc.request_context import REQUEST_ID_METADATA_KEY
 from deepsc.v1 import transport_pb2, transport_pb2_grpc
 
 
@@ -65,5 +66,5 @@ class ChannelClient:
                     frame=transport_pb2.SymbolFrame(index=index, values=values.tolist())
                 )
 
-        metadata = [("x-request-id", request_id)] if request_id else None
+        metadata = [(REQUEST_ID_METADATA_KEY, request_id)] if request_id else None
         return self._stub.Transmit(stream(), timeout=timeout, metadata=metadata)

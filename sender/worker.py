@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import queue
 import threading
 import time
 
 import grpc
-from PIL import Image
 
 from deepsc.channel import ChannelStats
 from deepsc.face import ImageError, load_image
 from deepsc.inversion import Interrupted
-from deepsc.pipeline import EditPipeline, to_uint8
+from deepsc.pipeline import EditPipeline, png_bytes, to_uint8
+from deepsc.request_context import request_id_var
 from deepsc.settings import Settings
 from sender.jobs import Job, png_to_array
 from sender.metrics import SenderMetrics
 from sender.transport import ChannelClient
 
 logger = logging.getLogger("deepsc.sender")
-
-
-def _png(image) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 class QueueFull(Exception):
@@ -88,7 +81,7 @@ class EditWorker:
             raise QueueFull(f"{self._queue.qsize()} jobs are already waiting")
         self._queue.put(job)
         self.metrics.queue_depth.set(self._queue.qsize())
-        logger.info("job %s queued (request %s)", job.id, job.request_id or "-")
+        logger.info("job %s queued", job.id)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -97,9 +90,11 @@ class EditWorker:
             if job is None:
                 break
             self.current = job
+            token = request_id_var.set(job.request_id or job.id)
             try:
                 self.process(job)
             finally:
+                request_id_var.reset(token)
                 self.current = None
                 job.image_bytes = b""
                 self.metrics.jobs.labels(job.status).inc()
@@ -155,8 +150,8 @@ class EditWorker:
 
         image = load_image(job.image_bytes)
         sender = self.pipeline.run_sender(image, job.request, job.options, progress=progress, interrupt=job.cancel)
-        job.images["original"] = _png(sender.aligned.image)
-        job.images["reconstruction"] = _png(to_uint8(sender.reconstruction))
+        job.images["original"] = png_bytes(sender.aligned.image)
+        job.images["reconstruction"] = png_bytes(to_uint8(sender.reconstruction))
         if job.cancel.is_set():
             raise Interrupted("cancelled before transmission")
 

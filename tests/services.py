@@ -34,6 +34,7 @@ def running_services(pipeline: EditPipeline, **overrides):
         channel_port=channel_port,
         channel_address=f"127.0.0.1:{channel_port}",
         sender_http_port=free_port(),
+        sender_grpc_port=free_port(),
         **overrides,
     )
     channel, channel_service = serve_channel(settings, port=channel_port)

@@ -27,9 +27,9 @@ def _read_events(client, url):
         name = None
         for line in response.iter_lines():
             if line.startswith("event: "):
-                name = line[len("event: "):]
+                name = line[len("event: ") :]
             elif line.startswith("data: "):
-                events.append((name, json.loads(line[len("data: "):])))
+                events.append((name, json.loads(line[len("data: ") :])))
                 if name in ("done", "failed", "cancelled"):
                     break
     return events
@@ -108,6 +108,13 @@ def test_health_and_metrics(tiny_pipeline, small_photo_path):
 def test_openapi_lists_routes(tiny_pipeline):
     with running_services(tiny_pipeline, inversion_steps=2) as (base, _):
         spec = httpx.get(f"{base}/openapi.json").json()
-        assert {"/v1/edits", "/v1/edits/{job_id}", "/v1/edits/{job_id}/events", "/v1/edits/{job_id}/images/{kind}",
-                "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
+        assert {
+            "/v1/edits",
+            "/v1/edits/{job_id}",
+            "/v1/edits/{job_id}/events",
+            "/v1/edits/{job_id}/images/{kind}",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        } <= set(spec["paths"])
         assert httpx.get(f"{base}/docs").status_code == 200

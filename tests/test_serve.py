@@ -19,8 +19,13 @@ def test_serve_starts_three_services_and_stops_on_ctrl_c(tiny_bundle, small_phot
         "DEEPSC_CHANNEL_ADDRESS": f"127.0.0.1:{ports['CHANNEL_PORT']}",
         "DEEPSC_RECEIVER_ADDRESS": f"127.0.0.1:{ports['RECEIVER_PORT']}",
     }
-    process = subprocess.Popen([sys.executable, "-m", "deepsc.cli", "serve"], env=env, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deepsc.cli", "serve"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{ports['SENDER_HTTP_PORT']}"
     try:
         deadline = time.monotonic() + 120
@@ -32,8 +37,12 @@ def test_serve_starts_three_services_and_stops_on_ctrl_c(tiny_bundle, small_phot
                 pass
             assert process.poll() is None, process.stderr.read()
             time.sleep(0.3)
-        response = httpx.post(f"{base}/v1/edits", files={"image": ("f.png", small_photo_path.read_bytes(), "image/png")},
-                              data={"instruction": "add glasses"}, timeout=30)
+        response = httpx.post(
+            f"{base}/v1/edits",
+            files={"image": ("f.png", small_photo_path.read_bytes(), "image/png")},
+            data={"instruction": "add glasses"},
+            timeout=30,
+        )
         assert response.status_code == 202
         location = response.headers["location"]
         while httpx.get(base + location).json()["status"] not in ("done", "failed", "cancelled"):

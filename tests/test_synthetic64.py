@@ -31,7 +31,19 @@ def test_bundle_files_match_manifest():
 
 def test_cli_edit_astronaut_adds_glasses(astronaut_path, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["edit", str(astronaut_path), "--instruction", "Give her thick glasses.", "--snr-db", "6", "--out", str(out), "--json"])
+    code = main(
+        [
+            "edit",
+            str(astronaut_path),
+            "--instruction",
+            "Give her thick glasses.",
+            "--snr-db",
+            "6",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["attribute"] == "eyeglasses"
@@ -46,8 +58,11 @@ def test_cli_edit_astronaut_adds_glasses(astronaut_path, tmp_path, capsys):
 def test_services_edit_astronaut_adds_glasses(pipeline, astronaut_path):
     with running_services(pipeline) as (base, _settings):
         with httpx.Client(base_url=base, timeout=30) as client:
-            response = client.post("/v1/edits", files={"image": ("a.png", astronaut_path.read_bytes(), "image/png")},
-                                   data={"instruction": "Give her thick glasses.", "snr_db": "6"})
+            response = client.post(
+                "/v1/edits",
+                files={"image": ("a.png", astronaut_path.read_bytes(), "image/png")},
+                data={"instruction": "Give her thick glasses.", "snr_db": "6"},
+            )
             assert response.status_code == 202
             job = wait_for_job(client, response.headers["location"])
     assert job["status"] == "done", job["error"]
