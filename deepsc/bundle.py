@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from deepsc.attributes import ATTRIBUTES, NUM_DEGREES
+from deepsc.instruction import EditRequest, parse_instruction
 from deepsc.latent_codec import LatentStatistics
 from deepsc.models.predictor import AttributePredictor
 from deepsc.models.stylegan2 import Generator
+from deepsc.models.text_encoder import TextEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +123,18 @@ class Bundle:
     predictor: AttributePredictor
     directions: torch.Tensor
     w_stats: LatentStatistics
+    text_encoder: TextEncoder | None = None
+
+    def parse(self, text: str) -> EditRequest:
+        """Read an instruction with the bundle's text semantic encoder (the rule-based parser
+        when the bundle has none).
+
+        Raises:
+            InstructionError: empty, or about nothing the model can edit.
+        """
+        if self.text_encoder is not None:
+            return self.text_encoder.parse(text)
+        return parse_instruction(text)
 
     @property
     def resolution(self) -> int:
@@ -171,8 +186,36 @@ def load_bundle(
     generator.eval().requires_grad_(False).to(device)
     predictor.eval().requires_grad_(False).to(device)
     stats = LatentStatistics(editing["w_mean"], editing["w_std"], float(editing["w_expected_norm"]))
+    text_encoder = _load_text_encoder(folder, manifest)
     logger.info("loaded bundle %s from %s", manifest["name"], folder)
-    return Bundle(manifest["name"], folder, manifest, generator, predictor, editing["directions"].to(device), stats)
+    return Bundle(
+        manifest["name"], folder, manifest, generator, predictor, editing["directions"].to(device), stats, text_encoder
+    )
+
+
+def _load_text_encoder(folder: Path, manifest: dict) -> TextEncoder | None:
+    files = manifest["files"]
+    if "text_encoder" not in files or "text_vocab" not in files:
+        return None
+    vocab = json.loads((folder / files["text_vocab"]["path"]).read_text())
+    encoder = TextEncoder(vocab, **manifest.get("text_encoder", {}))
+    encoder.load_state_dict(load_file(str(folder / files["text_encoder"]["path"])))
+    return encoder.eval()
+
+
+def load_instruction_parser(name_or_path: str | Path = DEFAULT_BUNDLE) -> Callable[[str], EditRequest]:
+    """Return the instruction parser of a bundle without loading its image models.
+
+    Raises:
+        BundleError: the bundle is missing or its text files fail their hashes.
+    """
+    folder = resolve_bundle(name_or_path)
+    manifest = json.loads((folder / "bundle.json").read_text())
+    problems = [problem for problem in check_bundle(folder) if problem.startswith(("text_encoder", "text_vocab"))]
+    if problems:
+        raise BundleError(f"bundle {folder} failed its check: " + "; ".join(problems))
+    encoder = _load_text_encoder(folder, manifest)
+    return encoder.parse if encoder is not None else parse_instruction
 
 
 def write_manifest(

@@ -73,13 +73,18 @@ def _add_parse(subparsers) -> None:
     parser = subparsers.add_parser("parse", help="show how an instruction is read (attribute, mode, degree or amount)")
     parser.add_argument("text", help="the instruction, or - to read one instruction per line from standard input")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument(
+        "--bundle",
+        default="synthetic-64",
+        help="bundle whose text semantic encoder reads the text (default synthetic-64)",
+    )
 
 
 def _add_train(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train one part of a bundle from scratch")
     parser.add_argument(
         "part",
-        choices=["predictor", "generator", "editing"],
+        choices=["predictor", "generator", "editing", "text"],
         help="part to train; generator needs the predictor, editing needs the generator",
     )
     parser.add_argument(
@@ -89,7 +94,7 @@ def _add_train(subparsers) -> None:
         "--steps",
         type=int,
         default=None,
-        help="optimiser steps (defaults: predictor 2000, generator 9000, editing: samples 8192)",
+        help="optimiser steps (defaults: predictor 2000, generator 9000, text 4000; editing: samples, 8192)",
     )
     parser.add_argument(
         "--batch-size", type=int, default=None, help="images per step (defaults: predictor 64, generator 32)"
@@ -157,7 +162,7 @@ def _progress_bar():
 def run_edit(args: argparse.Namespace) -> int:
     from deepsc.bundle import BundleError, load_bundle
     from deepsc.face import ImageError, load_image
-    from deepsc.instruction import InstructionError, parse_instruction
+    from deepsc.instruction import InstructionError
     from deepsc.metrics.lpips import load_lpips
     from deepsc.pipeline import EditOptions, EditPipeline, png_bytes
 
@@ -171,14 +176,17 @@ def run_edit(args: argparse.Namespace) -> int:
     try:
         options.validate()
         image = load_image(args.image)
-        parse_instruction(args.instruction)
-    except (ImageError, InstructionError, ValueError) as error:
+    except (ImageError, ValueError) as error:
         raise CliError(str(error)) from None
     try:
         bundle = load_bundle(args.bundle)
         lpips_model = load_lpips()
     except (BundleError, RuntimeError) as error:
         raise CliError(str(error), EXIT_FAILURE) from None
+    try:
+        bundle.parse(args.instruction)
+    except InstructionError as error:
+        raise CliError(str(error)) from None
 
     pipeline = EditPipeline(bundle, lpips_model)
     progress = _progress_bar()
@@ -246,7 +254,13 @@ def run_submit(args: argparse.Namespace) -> int:
 
 
 def run_parse(args: argparse.Namespace) -> int:
-    from deepsc.instruction import InstructionError, parse_instruction
+    from deepsc.bundle import BundleError, load_instruction_parser
+    from deepsc.instruction import InstructionError
+
+    try:
+        parse_instruction = load_instruction_parser(args.bundle)
+    except BundleError as error:
+        raise CliError(str(error), EXIT_FAILURE) from None
 
     if args.text == "-":
         status = 0

@@ -25,7 +25,9 @@ def check_grpc(address: str, timeout: float, service: str = "") -> str | None:
 
     with grpc.insecure_channel(address) as channel:
         try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
         except grpc.RpcError as error:
             return f"{address} health check failed ({error.code().name}): {error.details()}"
     if reply.status != health_pb2.HealthCheckResponse.SERVING:

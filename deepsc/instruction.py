@@ -1,7 +1,9 @@
-"""Rule-based instruction parser: the first reader of editing requests.
+"""Edit requests, and a rule-based instruction parser for bundles without a text encoder.
 
-It reads which attribute an instruction is about, and whether it asks for an absolute degree
-("give her thick glasses", "no beard") or a change ("a bit more smile", "shorter bangs").
+A request names an attribute and asks either for an absolute degree ("give her thick glasses",
+"no beard") or for a change ("a bit more smile", "shorter bangs"). Bundles that ship a trained
+text semantic encoder (``deepsc.models.text_encoder``) read instructions with it instead; the
+keyword rules here keep small test bundles usable and follow the same degree meanings.
 """
 
 from __future__ import annotations
@@ -63,13 +65,18 @@ _ABSOLUTE: dict[str, dict[str, int]] = {
         "sunglass": 5,
         "shades": 5,
         "dark": 5,
-        "black lens": 5,
+        "dark-tinted": 4,
+        "dark tinted": 4,
         "tinted": 4,
-        "thick": 4,
-        "heavy": 4,
+        "lightly tinted": 3,
+        "slightly tinted": 3,
+        "light tint": 3,
+        "thick": 2,
+        "heavy": 2,
+        "bold": 2,
         "thin": 1,
-        "light": 1,
         "rimless": 1,
+        "delicate": 1,
         "subtle": 1,
     },
     "bangs": {"long": 5, "full": 5, "thick": 4, "short": 1, "tiny": 1, "light": 1, "some": 2},

@@ -23,7 +23,7 @@ from deepsc.bundle import Bundle
 from deepsc.channel import CHANNEL_MODELS, DEFAULT_FRAME_SYMBOLS, ChannelStats, cbr, channel_uses, transmit
 from deepsc.editing import EditConfig, EditResult, SemanticEditor, predict_degrees
 from deepsc.face import AlignedFace, align_face
-from deepsc.instruction import EditRequest, parse_instruction
+from deepsc.instruction import EditRequest
 from deepsc.inversion import InversionConfig, invert
 from deepsc.latent_codec import decode_latent, encode_latent
 
@@ -158,7 +158,7 @@ class EditPipeline:
     ) -> SenderOutput:
         """Align, invert, parse, edit and power-normalise: everything before the channel."""
         options.validate()
-        request = instruction if isinstance(instruction, EditRequest) else parse_instruction(instruction)
+        request = instruction if isinstance(instruction, EditRequest) else self.bundle.parse(instruction)
         timings: dict[str, float] = {}
         report = progress or (lambda stage, step, total: None)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from deepsc.channel import CHANNEL_MODELS
 from deepsc.face import ImageError, load_image
-from deepsc.instruction import InstructionError, parse_instruction
+from deepsc.instruction import InstructionError
 from deepsc.pipeline import LATENT_SPACES, EditOptions
 from sender.jobs import Job
 from sender.worker import QueueFull
@@ -57,10 +57,6 @@ def accept_edit(state, submission: EditSubmission, request_id: str = "") -> Job:
         raise SubmissionError("unsupported_image", f"image: {error}", "image") from None
     if not submission.instruction.strip():
         raise SubmissionError("invalid", "instruction: the instruction is empty", "instruction")
-    try:
-        parsed = parse_instruction(submission.instruction)
-    except InstructionError as error:
-        raise SubmissionError("invalid", f"instruction: {error}", "instruction") from None
     if submission.channel not in CHANNEL_MODELS:
         raise SubmissionError(
             "invalid",
@@ -80,6 +76,10 @@ def accept_edit(state, submission: EditSubmission, request_id: str = "") -> Job:
         raise SubmissionError("not_ready", f"the sender could not load its models: {state.load_error}")
     if state.worker is None:
         raise SubmissionError("not_ready", "the models are still loading; retry shortly")
+    try:
+        parsed = state.worker.pipeline.bundle.parse(submission.instruction)
+    except InstructionError as error:
+        raise SubmissionError("invalid", f"instruction: {error}", "instruction") from None
 
     options = EditOptions(
         snr_db=submission.snr_db,

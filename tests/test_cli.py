@@ -108,8 +108,8 @@ def test_edit_non_image_exits_with_one_line(not_an_image):
     assert "not a readable image" in lines[0]
 
 
-def test_edit_unrelated_instruction_exits(small_photo_path):
-    result = _run("edit", str(small_photo_path), "--instruction", "paint the sky purple")
+def test_edit_unrelated_instruction_exits(small_photo_path, tiny_bundle):
+    result = _run("edit", str(small_photo_path), "--instruction", "paint the sky purple", "--bundle", str(tiny_bundle))
     assert result.returncode == 2
     assert "eyeglasses" in result.stderr
 
@@ -121,18 +121,44 @@ def test_edit_unknown_bundle_exits(small_photo_path, tmp_path):
     assert "not found" in result.stderr
 
 
-def test_parse_json(capsys):
-    assert main(["parse", "Give her thick glasses.", "--json"]) == 0
+def test_parse_json_rule_based(tiny_bundle, capsys):
+    # The tiny bundle has no text encoder, so the rule-based parser reads the instruction.
+    assert main(["parse", "Give her thick glasses.", "--json", "--bundle", str(tiny_bundle)]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "attribute": "eyeglasses",
         "mode": "target",
-        "degree": 4,
+        "degree": 2,
         "amount": None,
     }
 
 
-def test_parse_rejects_with_editable_list(capsys):
-    assert main(["parse", "paint the sky purple"]) == 2
+def test_parse_rejects_with_editable_list(tiny_bundle, capsys):
+    assert main(["parse", "paint the sky purple", "--bundle", str(tiny_bundle)]) == 2
     message = capsys.readouterr().err
     for attribute in ("bangs", "eyeglasses", "beard", "smile", "age"):
         assert attribute in message
+
+
+def test_parse_with_text_encoder(capsys):
+    # synthetic-64 ships the LSTM text semantic encoder.
+    assert main(["parse", "Give her thick glasses.", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "attribute": "eyeglasses",
+        "mode": "target",
+        "degree": 2,
+        "amount": None,
+    }
+    assert main(["parse", "make her smile a bit more", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"attribute": "smile", "mode": "change", "degree": None, "amount": 1}
+
+
+def test_parse_stdin_lines(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Give her thick glasses.\n\npaint the sky purple\nno beard\n"))
+    assert main(["parse", "-"]) == 2
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(lines) == 3
+    assert lines[0]["attribute"] == "eyeglasses"
+    assert "error" in lines[1] and "eyeglasses" in lines[1]["error"]
+    assert lines[2] == {"instruction": "no beard", "attribute": "beard", "mode": "target", "degree": 0, "amount": None}

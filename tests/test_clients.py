@@ -23,7 +23,12 @@ def test_grpc_client_receives_progress_and_result(services, small_photo_path):
     _, settings = services
     seen = []
     with GrpcClient(f"127.0.0.1:{settings.sender_grpc_port}") as client:
-        result = client.edit(small_photo_path.read_bytes(), "make her smile a bit more", progress=lambda *args: seen.append(args), snr_db=3.0)
+        result = client.edit(
+            small_photo_path.read_bytes(),
+            "make her smile a bit more",
+            progress=lambda *args: seen.append(args),
+            snr_db=3.0,
+        )
     stages = [stage for stage, _, _ in seen]
     assert "inversion" in stages
     assert stages[-1] == "done"
@@ -38,7 +43,11 @@ def test_grpc_rejects_bad_input(services):
     with grpc.insecure_channel(f"127.0.0.1:{settings.sender_grpc_port}") as channel:
         stub = editing_pb2_grpc.EditServiceStub(channel)
         with pytest.raises(grpc.RpcError) as error:
-            list(stub.SubmitEdit(editing_pb2.SubmitEditRequest(image=b"not an image", instruction="add glasses"), timeout=10))
+            list(
+                stub.SubmitEdit(
+                    editing_pb2.SubmitEditRequest(image=b"not an image", instruction="add glasses"), timeout=10
+                )
+            )
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "not a readable image" in error.value.details()
         with pytest.raises(grpc.RpcError) as error:
@@ -66,8 +75,23 @@ def test_rest_client_edit(services, small_photo_path):
 def test_submit_command(services, small_photo_path, tmp_path, capsys, protocol):
     base, settings = services
     out = tmp_path / protocol
-    code = main(["submit", str(small_photo_path), "--instruction", "add glasses", "--protocol", protocol, "--url", base,
-                 "--address", f"127.0.0.1:{settings.sender_grpc_port}", "--out", str(out), "--json"])
+    code = main(
+        [
+            "submit",
+            str(small_photo_path),
+            "--instruction",
+            "add glasses",
+            "--protocol",
+            protocol,
+            "--url",
+            base,
+            "--address",
+            f"127.0.0.1:{settings.sender_grpc_port}",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["attribute"] == "eyeglasses"

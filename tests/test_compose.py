@@ -86,7 +86,7 @@ def _local_environment(services: dict, ports: dict[str, int]) -> dict[str, dict[
                     value = f"127.0.0.1:{port}"
             for target, source in mounts.items():
                 if value.startswith(target + "/") or value == target:
-                    value = source + value[len(target):]
+                    value = source + value[len(target) :]
             env[key] = value
         environments[name] = env
     return environments
@@ -100,7 +100,11 @@ def _healthy(command: list[str], env: dict[str, str], ports: dict[str, int]) -> 
     # The healthcheck commands name the container's ports; point them at the rewritten ones.
     local = []
     for part in command[1:]:  # drop "CMD"
-        for variable, container_port in (("DEEPSC_SENDER_HTTP_PORT", 8000), ("DEEPSC_CHANNEL_PORT", 50052), ("DEEPSC_RECEIVER_PORT", 50053)):
+        for variable, container_port in (
+            ("DEEPSC_SENDER_HTTP_PORT", 8000),
+            ("DEEPSC_CHANNEL_PORT", 50052),
+            ("DEEPSC_RECEIVER_PORT", 50053),
+        ):
             part = part.replace(f"127.0.0.1:{container_port}", f"127.0.0.1:{ports[variable]}")
         local.append(part)
     return subprocess.run(_local_command(local), env=env, capture_output=True, timeout=30).returncode == 0
@@ -124,8 +128,11 @@ def test_compose_services_pass_an_edit(astronaut_path):
 
         base = f"http://127.0.0.1:{ports['DEEPSC_SENDER_HTTP_PORT']}"
         with httpx.Client(base_url=base, timeout=30) as client:
-            response = client.post("/v1/edits", files={"image": ("a.png", astronaut_path.read_bytes(), "image/png")},
-                                   data={"instruction": "Give her thick glasses."})
+            response = client.post(
+                "/v1/edits",
+                files={"image": ("a.png", astronaut_path.read_bytes(), "image/png")},
+                data={"instruction": "Give her thick glasses."},
+            )
             assert response.status_code == 202
             location = response.headers["location"]
             deadline = time.monotonic() + 300

@@ -4,7 +4,8 @@ from deepsc.attributes import ATTRIBUTES
 from deepsc.instruction import EditRequest, InstructionError, parse_instruction
 
 CASES = [
-    ("Give her thick glasses.", "eyeglasses", "target", 4, None),
+    ("Give her thick glasses.", "eyeglasses", "target", 2, None),
+    ("Give her tinted glasses", "eyeglasses", "target", 4, None),
     ("Put some sunglasses on him", "eyeglasses", "target", 5, None),
     ("Remove the glasses", "eyeglasses", "target", 0, None),
     ("make her smile a bit more", "smile", "change", None, 1),

@@ -20,13 +20,16 @@ from deepsc.models.predictor import AttributePredictor
 from deepsc.renderer import params_from_latent, render
 from deepsc.training.common import TrainConfig
 from deepsc.training.generator import SYNTHETIC_64_CONFIG, build_generator, train_generator
+from deepsc.training.model_card import write_model_card
 from deepsc.training.predictor import evaluate_predictor, train_predictor
+from deepsc.training.text import evaluate_text_encoder, train_text_encoder
 
 logger = logging.getLogger(__name__)
 
 PREDICTOR_CONFIG = {"resolution": 64, "width": 32}
-DEFAULT_STEPS = {"predictor": 2000, "generator": 9000, "editing": 8192}
-DEFAULT_BATCH = {"predictor": 64, "generator": 32}
+DEFAULT_STEPS = {"predictor": 2000, "generator": 9000, "editing": 8192, "text": 4000}
+DEFAULT_BATCH = {"predictor": 64, "generator": 32, "text": 64}
+TEXT_ENCODER_CONFIG = {"embed_dim": 64, "hidden": 96}
 
 
 def _progress(desc: str):
@@ -177,10 +180,26 @@ def train_part(
             },
         )
         metrics = {"samples": steps, "w_expected_norm": round(stats.expected_norm, 4)}
+    elif part == "text":
+        config = TrainConfig(
+            steps=steps,
+            batch_size=batch_size or DEFAULT_BATCH[part],
+            seed=seed,
+            checkpoint=checkpoint_path,
+            threads=threads,
+        )
+        encoder = train_text_encoder(config, _progress("text"))
+        write_weights(out, "text_encoder", encoder.state_dict())
+        (out / "text_vocab.json").write_text(json.dumps(encoder.vocab) + "\n")
+        metrics = {
+            "held_out": evaluate_text_encoder(encoder, "held_out"),
+            "train": evaluate_text_encoder(encoder, "train", seed=0),
+        }
     else:
-        raise ValueError(f"unknown part {part!r}; expected predictor, generator or editing")
+        raise ValueError(f"unknown part {part!r}; expected predictor, generator, editing or text")
 
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics["command"] = f"deepsc train {part} --out {out} --steps {steps} --seed {seed}"
     _update_manifest(out, part, metrics)
+    write_model_card(out)
     return metrics
