@@ -1,8 +1,8 @@
 """Model bundles: a folder with ``bundle.json``, safetensors weights and ``MODEL_CARD.md``.
 
 ``bundle.json`` records the name, image resolution, latent space and size, attribute names and
-number of degrees, the architecture of each network, and every file with its format, sha256 and
-tensor shapes, so a corrupted or mismatched file is caught before it is used.
+number of degrees, and the architecture of each network. It also lists every file with its
+format, sha256 and tensor shapes, so a corrupted or mismatched file is caught before use.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from deepsc.attributes import ATTRIBUTES, NUM_DEGREES
 from deepsc.instruction import EditRequest, parse_instruction
 from deepsc.latent_codec import LatentStatistics
+from deepsc.models.inversion_encoder import InversionEncoder
 from deepsc.models.predictor import AttributePredictor
 from deepsc.models.stylegan2 import Generator
 from deepsc.models.text_encoder import TextEncoder
@@ -37,7 +38,7 @@ class BundleError(RuntimeError):
 
 
 def bundles_root() -> Path:
-    """Folder that holds named bundles: $DEEPSC_BUNDLES_DIR or the repository's ``bundles/``."""
+    """Folder that contains named bundles: $DEEPSC_BUNDLES_DIR or the repository's ``bundles/``."""
     override = os.environ.get("DEEPSC_BUNDLES_DIR")
     return Path(override) if override else Path(__file__).resolve().parent.parent / "bundles"
 
@@ -124,6 +125,15 @@ class Bundle:
     directions: torch.Tensor
     w_stats: LatentStatistics
     text_encoder: TextEncoder | None = None
+    inversion_encoder: InversionEncoder | None = None
+
+    @torch.no_grad()
+    def initial_w(self, images: torch.Tensor) -> torch.Tensor | None:
+        """The inversion encoder's estimate of w for images (N, 3, H, W) in [0, 1]; None without one."""
+        if self.inversion_encoder is None:
+            return None
+        u = self.inversion_encoder(images)
+        return InversionEncoder.to_w(u, self.w_stats.mean.to(u), self.w_stats.std.to(u))
 
     def parse(self, text: str) -> EditRequest:
         """Read an instruction with the bundle's text semantic encoder (the rule-based parser
@@ -187,9 +197,22 @@ def load_bundle(
     predictor.eval().requires_grad_(False).to(device)
     stats = LatentStatistics(editing["w_mean"], editing["w_std"], float(editing["w_expected_norm"]))
     text_encoder = _load_text_encoder(folder, manifest)
+    inversion_encoder = None
+    if "inversion_encoder" in files:
+        inversion_encoder = InversionEncoder(generator.style_dim, resolution=generator.size)
+        inversion_encoder.load_state_dict(load_file(str(folder / files["inversion_encoder"]["path"])))
+        inversion_encoder.eval().requires_grad_(False).to(device)
     logger.info("loaded bundle %s from %s", manifest["name"], folder)
     return Bundle(
-        manifest["name"], folder, manifest, generator, predictor, editing["directions"].to(device), stats, text_encoder
+        manifest["name"],
+        folder,
+        manifest,
+        generator,
+        predictor,
+        editing["directions"].to(device),
+        stats,
+        text_encoder,
+        inversion_encoder,
     )
 
 

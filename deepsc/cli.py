@@ -84,8 +84,8 @@ def _add_train(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train one part of a bundle from scratch")
     parser.add_argument(
         "part",
-        choices=["predictor", "generator", "editing", "text"],
-        help="part to train; generator needs the predictor, editing needs the generator",
+        choices=["predictor", "generator", "editing", "text", "encoder"],
+        help="part to train; generator needs the predictor, editing the generator, encoder the editing statistics",
     )
     parser.add_argument(
         "--out", default="bundles/synthetic-64", help="bundle folder to write into (default bundles/synthetic-64)"
@@ -102,6 +102,12 @@ def _add_train(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of data and weights (default 0)")
     parser.add_argument("--checkpoint", default=None, help="resumable checkpoint file (default runs/<part>.ckpt)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0 keeps the default")
+    parser.add_argument(
+        "--eval-samples",
+        type=int,
+        default=None,
+        help="evaluation set size (defaults: 1200 faces for the predictor, 1000 samples for the generator)",
+    )
 
 
 def _add_bundle(subparsers) -> None:
@@ -353,6 +359,7 @@ def run_train(args: argparse.Namespace) -> int:
             seed=args.seed,
             checkpoint=args.checkpoint,
             threads=args.threads,
+            eval_samples=args.eval_samples,
         )
     except (FileNotFoundError, ValueError) as error:
         raise CliError(str(error), EXIT_FAILURE) from None

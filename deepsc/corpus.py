@@ -1,6 +1,6 @@
 """Instruction corpus in the style of CelebA-Dialog, with labels, for the text semantic encoder.
 
-Each instruction asks either for an absolute degree ("give her thick glasses") or for a change
+Each instruction requests either an absolute degree ("give her thick glasses") or a change
 ("make her smile a bit more"), or is about nothing the model can edit ("paint the sky purple").
 Sentence templates come in two disjoint sets: ``train`` templates build the training corpus and
 ``held_out`` templates only the test set, so the test measures phrasings never seen in training
@@ -247,8 +247,8 @@ VERB_CHANGES: dict[str, dict[tuple[str, int], tuple[str, ...]]] = {
 }
 
 
-# Words around a request that change nothing; the training split wraps some requests in them so
-# the encoder learns to read the request wherever it sits in the sentence.
+# Words around a request that change nothing. The training split wraps requests in them, so the
+# encoder learns to find the request anywhere in the sentence.
 FILLERS_BEFORE = ("", "", "", "please", "ok", "now", "hmm", "next", "and", "so")
 FILLERS_AFTER = ("", "", "", "please", "thanks", "now", "for me", "if possible", "this time")
 

@@ -1,7 +1,7 @@
 """Edit requests, and a rule-based instruction parser for bundles without a text encoder.
 
-A request names an attribute and asks either for an absolute degree ("give her thick glasses",
-"no beard") or for a change ("a bit more smile", "shorter bangs"). Bundles that ship a trained
+A request names an attribute and either an absolute degree ("give her thick glasses",
+"no beard") or a change ("a bit more smile", "shorter bangs"). Bundles that ship a trained
 text semantic encoder (``deepsc.models.text_encoder``) read instructions with it instead; the
 keyword rules here keep small test bundles usable and follow the same degree meanings.
 """
@@ -25,7 +25,7 @@ class InstructionError(ValueError):
 
 @dataclass
 class EditRequest:
-    """What an instruction asks for.
+    """A parsed instruction.
 
     Attributes:
         attribute: one of ``ATTRIBUTES``.
@@ -159,14 +159,18 @@ def parse_instruction(text: str) -> EditRequest:
         relative_more = False
 
     if relative_more or relative_less:
-        size = 1 if _SMALL_AMOUNT.search(cleaned) else 3 if _LARGE_AMOUNT.search(cleaned) else 2
+        size = 2
+        if _SMALL_AMOUNT.search(cleaned):
+            size = 1
+        elif _LARGE_AMOUNT.search(cleaned):
+            size = 3
         return EditRequest(attribute, "change", amount=size if relative_more else -size)
 
     for phrase, degree in sorted(_ABSOLUTE[attribute].items(), key=lambda item: -len(item[0])):
         if re.search(r"\b" + re.escape(phrase), cleaned):
             return EditRequest(attribute, "target", degree=degree)
 
-    # A bare request ("give her glasses", "make him smile") asks for a clear, middle degree.
+    # A bare request ("give her glasses", "make him smile") means a clear, middle degree.
     if attribute == "age" and re.search(r"\byoung", cleaned):
         return EditRequest(attribute, "target", degree=1)
     return EditRequest(attribute, "target", degree=3)

@@ -73,7 +73,7 @@ class EditOptions:
 
 @dataclass
 class SenderOutput:
-    """What the sender produced for one job.
+    """Outputs of the sender for one job.
 
     Attributes:
         aligned: the cropped face fed to the inversion.
@@ -168,11 +168,14 @@ class EditPipeline:
         target = from_uint8(aligned.image, self.device)
 
         inversion_config = InversionConfig(steps=options.inversion_steps, latent_space=options.latent_space)
+        # The inversion encoder's estimate replaces the mean w as the starting point (W only).
+        start = self.bundle.initial_w(target) if options.latent_space == "w" else None
         result = invert(
             self.bundle.generator,
             target,
             self.lpips,
             inversion_config,
+            start=start,
             callback=lambda step, total, loss: report("inversion", step, total),
             interrupt=interrupt,
         )
@@ -187,14 +190,13 @@ class EditPipeline:
             callback=lambda step, total, degree: report("editing", step, total),
             interrupt=interrupt,
         )
-        timings["editing"] = time.perf_counter() - started
-
         # The field edits in W; a z job sends a z whose mapping reproduces the edited w.
         sent = (
             edit.latent
             if options.latent_space == "w"
             else project_to_z(self.bundle.generator, edit.latent, start=latent)
         )
+        timings["editing"] = time.perf_counter() - started
         symbols = encode_latent(sent.reshape(-1).cpu(), self.bundle.latent_stats(options.latent_space))
         return SenderOutput(aligned, self.render(w), request, edit, symbols, options.latent_space, timings)
 

@@ -101,13 +101,14 @@ def inversion_quality(
     bundle: Bundle, lpips_model: torch.nn.Module, images: torch.Tensor, steps: int, start: str
 ) -> dict[str, float]:
     """Mean PSNR, LPIPS and seconds per image of inverting ``images`` from the given start."""
-    if start != "mean":
-        raise ValueError(f"unknown inversion start {start!r}")
+    if start not in ("mean", "encoder"):
+        raise ValueError(f"unknown inversion start {start!r}; expected 'mean' or 'encoder'")
     psnrs, distances, seconds = [], [], []
     for image in images:
         target = image.unsqueeze(0)
         started = time.perf_counter()
-        result = invert(bundle.generator, target, lpips_model, InversionConfig(steps=steps))
+        initial = bundle.initial_w(target) if start == "encoder" else None
+        result = invert(bundle.generator, target, lpips_model, InversionConfig(steps=steps), start=initial)
         seconds.append(time.perf_counter() - started)
         with torch.no_grad():
             reconstruction = ((bundle.generator.synthesis(result.latent) + 1) / 2).clamp(0, 1)
@@ -147,8 +148,9 @@ def build_report(
         )
     }
     sets.update(real_photo_sets(sizes.lfw_inversions, bundle.resolution))
+    starts = ["mean", "encoder"] if bundle.inversion_encoder is not None else ["mean"]
     report["inversion"] = {
-        name: {"mean": inversion_quality(bundle, lpips_model, images, sizes.inversion_steps, "mean")}
+        name: {start: inversion_quality(bundle, lpips_model, images, sizes.inversion_steps, start) for start in starts}
         for name, images in sets.items()
     }
     report["inversion_set_sizes"] = {name: int(images.shape[0]) for name, images in sets.items()}

@@ -5,8 +5,10 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
@@ -40,16 +42,20 @@ class SenderState:
         return self.worker is not None
 
 
-def _load_models(state: SenderState, pipeline: EditPipeline | None) -> None:
-    """Load the bundle and LPIPS, then start the worker; runs in a thread so /healthz answers at once."""
-    try:
-        if pipeline is None:
-            from deepsc.bundle import load_bundle
-            from deepsc.metrics.lpips import load_lpips
-            from deepsc.settings import resolve_device
+def load_pipeline(settings: Settings) -> EditPipeline:
+    """Load the bundle named by the settings and the LPIPS network onto the configured device."""
+    from deepsc.bundle import load_bundle
+    from deepsc.metrics.lpips import load_lpips
+    from deepsc.settings import resolve_device
 
-            device = resolve_device(state.settings.device)
-            pipeline = EditPipeline(load_bundle(state.settings.bundle, device=device), load_lpips(device))
+    device = resolve_device(settings.device)
+    return EditPipeline(load_bundle(settings.bundle, device=device), load_lpips(device))
+
+
+def _load_models(state: SenderState, pipeline_factory: Callable[[], EditPipeline]) -> None:
+    """Load the models, then start the worker; runs in a thread so /healthz answers at once."""
+    try:
+        pipeline = pipeline_factory()
         worker = EditWorker(pipeline, ChannelClient(state.settings.channel_address), state.settings, state.metrics)
         worker.start()
         state.worker = worker
@@ -71,19 +77,36 @@ SUBMISSION_STATUS: dict[str, tuple[int, dict[str, str] | None]] = {
 }
 
 
-def create_app(settings: Settings | None = None, pipeline: EditPipeline | None = None) -> FastAPI:
+def _return(pipeline: EditPipeline) -> EditPipeline:
+    return pipeline
+
+
+def create_app(
+    settings: Settings | None = None,
+    pipeline: EditPipeline | None = None,
+    pipeline_factory: Callable[[], EditPipeline] | None = None,
+) -> FastAPI:
     """Build the sender app.
 
     Args:
         settings: service settings; read from the environment when None.
-        pipeline: an already loaded pipeline (tests share one); loaded from the bundle when None.
+        pipeline: an already loaded pipeline (tests share one).
+        pipeline_factory: how to load the pipeline at start-up, in a background thread; loads the
+            bundle named by the settings when neither this nor ``pipeline`` is given.
     """
     settings = settings or Settings()
+    factory: Callable[[], EditPipeline]
+    if pipeline_factory is not None:
+        factory = pipeline_factory
+    elif pipeline is not None:
+        factory = partial(_return, pipeline)
+    else:
+        factory = partial(load_pipeline, settings)
     state = SenderState(settings, JobStore())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        loader = threading.Thread(target=_load_models, args=(state, pipeline), name="model-loader", daemon=True)
+        loader = threading.Thread(target=_load_models, args=(state, factory), name="model-loader", daemon=True)
         loader.start()
         grpc_server = serve_edit_api(state, settings.host, settings.sender_grpc_port)
         logger.info("sender starting: REST on port %d, gRPC on port %d", settings.sender_http_port, grpc_server.port)
@@ -151,7 +174,13 @@ def create_app(settings: Settings | None = None, pipeline: EditPipeline | None =
         current: Annotated[SenderState, Depends(get_state)],
         image: Annotated[UploadFile, File(description="face photo (PNG, JPEG, WebP, ...)")],
         instruction: Annotated[
-            str, Form(description='editing request, e.g. "Give her thick glasses."', min_length=1, max_length=500)
+            str,
+            Form(
+                description="editing request about bangs, eyeglasses, beard, smile or age",
+                min_length=1,
+                max_length=500,
+                examples=["Give her thick glasses.", "make her smile a bit more"],
+            ),
         ],
         snr_db: Annotated[float, Form(description="channel SNR P/σ² in dB", ge=-50, le=100)] = 6.0,
         channel: Annotated[Literal["awgn", "rayleigh", "none"], Form(description="channel model")] = "awgn",

@@ -73,7 +73,7 @@ class EditServicer(editing_pb2_grpc.EditServiceServicer):
         finally:
             request_id_var.reset(token)
 
-        # A client that goes away before the end cancels its job: nobody would collect it.
+        # A client that disconnects before the end cancels its job, because no one else can collect it.
         def on_done() -> None:
             if not job.finished and self.state.worker is not None:
                 logger.info("job %s: gRPC client disconnected; cancelling", job.id)

@@ -24,8 +24,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_services(pipeline: EditPipeline, **overrides):
-    """Yield (sender base URL, settings) with receiver, channel emulator and sender running."""
+def running_services(pipeline: EditPipeline, pipeline_factory=None, wait_ready: bool = True, **overrides):
+    """Yield (sender base URL, settings) with receiver, channel emulator and sender running.
+
+    Args:
+        pipeline: loaded pipeline shared by the receiver and (unless ``pipeline_factory``) the sender.
+        pipeline_factory: how the sender loads its pipeline, to test start-up.
+        wait_ready: wait for /readyz, else only for /healthz.
+    """
     receiver = serve_receiver(Settings(), bundle=pipeline.bundle, port=0)
     channel_port = free_port()
     settings = Settings(
@@ -38,7 +44,9 @@ def running_services(pipeline: EditPipeline, **overrides):
         **overrides,
     )
     channel, channel_service = serve_channel(settings, port=channel_port)
-    app = create_app(settings, pipeline=pipeline)
+    app = create_app(
+        settings, pipeline=pipeline if pipeline_factory is None else None, pipeline_factory=pipeline_factory
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.sender_http_port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -47,7 +55,7 @@ def running_services(pipeline: EditPipeline, **overrides):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/{'readyz' if wait_ready else 'healthz'}", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

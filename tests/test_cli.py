@@ -160,5 +160,6 @@ def test_parse_stdin_lines(monkeypatch, capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert len(lines) == 3
     assert lines[0]["attribute"] == "eyeglasses"
-    assert "error" in lines[1] and "eyeglasses" in lines[1]["error"]
+    assert "error" in lines[1]
+    assert "eyeglasses" in lines[1]["error"]
     assert lines[2] == {"instruction": "no beard", "attribute": "beard", "mode": "target", "degree": 0, "amount": None}

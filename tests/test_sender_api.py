@@ -118,3 +118,76 @@ def test_openapi_lists_routes(tiny_pipeline):
             "/metrics",
         } <= set(spec["paths"])
         assert httpx.get(f"{base}/docs").status_code == 200
+
+
+def test_readyz_not_ready_until_models_load(tiny_pipeline, small_photo_path):
+    import threading
+
+    release = threading.Event()
+
+    def slow_factory():
+        release.wait(60)
+        return tiny_pipeline
+
+    with running_services(tiny_pipeline, pipeline_factory=slow_factory, wait_ready=False) as (base, _):
+        with httpx.Client(base_url=base, timeout=30) as client:
+            assert client.get("/healthz").status_code == 200
+            response = client.get("/readyz")
+            assert response.status_code == 503
+            assert response.json()["status"] == "loading"
+            busy = _submit(client, small_photo_path.read_bytes())
+            assert busy.status_code == 503
+            assert busy.headers["retry-after"] == "5"
+            release.set()
+            deadline = time.monotonic() + 30
+            while client.get("/readyz").status_code != 200:
+                assert time.monotonic() < deadline, "sender never became ready"
+                time.sleep(0.05)
+            assert _submit(client, small_photo_path.read_bytes()).status_code == 202
+
+
+def test_request_id_reaches_every_service(tiny_pipeline, small_photo_path, caplog):
+    import logging
+
+    from deepsc.request_context import RequestIdFilter
+
+    caplog.handler.addFilter(RequestIdFilter())
+    with caplog.at_level(logging.INFO):
+        with running_services(tiny_pipeline, inversion_steps=2) as (base, _):
+            with httpx.Client(base_url=base, timeout=30) as client:
+                response = client.post(
+                    "/v1/edits",
+                    files={"image": ("f.png", small_photo_path.read_bytes(), "image/png")},
+                    data={"instruction": "add glasses"},
+                    headers={"X-Request-Id": "req-7f3a"},
+                )
+                assert response.headers["x-request-id"] == "req-7f3a"
+                wait_for_job(client, response.headers["location"])
+    tagged = {record.name for record in caplog.records if getattr(record, "request_id", None) == "req-7f3a"}
+    assert {"deepsc.sender", "deepsc.channel", "deepsc.receiver"} <= tagged
+
+
+def test_every_grpc_server_has_health_and_reflection(tiny_pipeline):
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    with running_services(tiny_pipeline, inversion_steps=2) as (_, settings):
+        ports = {
+            "deepsc.v1.EditService": settings.sender_grpc_port,
+            "deepsc.v1.ChannelEmulator": settings.channel_port,
+            "deepsc.v1.Receiver": settings.receiver_port,
+        }
+        for service, port in ports.items():
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                status = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=service), timeout=10
+                )
+                assert status.status == health_pb2.HealthCheckResponse.SERVING, service
+                stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+                replies = stub.ServerReflectionInfo(
+                    iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10
+                )
+                names = {entry.name for reply in replies for entry in reply.list_services_response.service}
+                assert service in names
+                assert "grpc.health.v1.Health" in names

@@ -2,7 +2,7 @@
 
 The heads read the attribute (the five attributes or "none"), the mode (target or change), the
 absolute degree 0..5 and the signed amount (-3..-1, +1..+3). Words outside the vocabulary become
-``<unk>``, so an unseen word never breaks parsing; training replaces random words by ``<unk>``
+``<unk>``, so an unseen word never breaks parsing. Training replaces random words by ``<unk>``,
 so the model learns to read around them.
 """
 

@@ -20,6 +20,7 @@ from deepsc.models.predictor import AttributePredictor
 from deepsc.renderer import params_from_latent, render
 from deepsc.training.common import TrainConfig
 from deepsc.training.generator import SYNTHETIC_64_CONFIG, build_generator, train_generator
+from deepsc.training.inversion_encoder import train_inversion_encoder
 from deepsc.training.model_card import write_model_card
 from deepsc.training.predictor import evaluate_predictor, train_predictor
 from deepsc.training.text import evaluate_text_encoder, train_text_encoder
@@ -27,8 +28,8 @@ from deepsc.training.text import evaluate_text_encoder, train_text_encoder
 logger = logging.getLogger(__name__)
 
 PREDICTOR_CONFIG = {"resolution": 64, "width": 32}
-DEFAULT_STEPS = {"predictor": 2000, "generator": 9000, "editing": 8192, "text": 4000}
-DEFAULT_BATCH = {"predictor": 64, "generator": 32, "text": 64}
+DEFAULT_STEPS = {"predictor": 2000, "generator": 9000, "editing": 8192, "text": 4000, "encoder": 3000}
+DEFAULT_BATCH = {"predictor": 64, "generator": 32, "text": 64, "encoder": 64}
 TEXT_ENCODER_CONFIG = {"embed_dim": 64, "hidden": 96}
 
 
@@ -52,7 +53,7 @@ def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
     """Rewrite bundle.json with every weight file now in the folder and the new metrics."""
     previous = json.loads((out / "bundle.json").read_text()) if (out / "bundle.json").exists() else {}
     files = {}
-    for part in ("generator", "predictor", "editing"):
+    for part in ("generator", "predictor", "editing", "text_encoder", "inversion_encoder"):
         path = out / f"{part}.safetensors"
         if path.exists():
             files[part] = {
@@ -61,6 +62,9 @@ def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
                 "sha256": sha256_of(path),
                 "tensors": tensor_shapes(path),
             }
+    vocab = out / "text_vocab.json"
+    if vocab.exists():
+        files["text_vocab"] = {"path": vocab.name, "format": "json", "sha256": sha256_of(vocab)}
     recorded = dict(previous.get("metrics", {}))
     recorded[metrics_key] = metrics
     write_manifest(
@@ -73,6 +77,7 @@ def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
         latent_size=SYNTHETIC_64_CONFIG["style_dim"],
         extra={
             "metrics": recorded,
+            "text_encoder": TEXT_ENCODER_CONFIG,
             "side_information": "w: per-dimension mean and std plus the expected norm, stored in editing.safetensors; z: none needed (PixelNorm)",
         },
     )
@@ -128,8 +133,14 @@ def train_part(
     seed: int = 0,
     checkpoint: str | None = None,
     threads: int = 0,
+    eval_samples: int | None = None,
 ) -> dict:
-    """Train ``part`` into the bundle folder ``out`` and return its measured metrics."""
+    """Train ``part`` into the bundle folder ``out`` and return its measured metrics.
+
+    Args:
+        eval_samples: size of the evaluation sets of the predictor (default 1200 faces) and the
+            generator (default 1000 samples); smaller only for smoke tests.
+    """
     out.mkdir(parents=True, exist_ok=True)
     steps = steps or DEFAULT_STEPS[part]
     checkpoint_path = Path(checkpoint) if checkpoint else Path("runs") / f"{part}.ckpt"
@@ -145,9 +156,10 @@ def train_part(
         )
         model = train_predictor(config, _progress("predictor"), width=PREDICTOR_CONFIG["width"])
         write_weights(out, "predictor", model.state_dict())
+        faces = eval_samples or 1200
         metrics = {
-            "held_out_faces": 1200,
-            "degree_accuracy": {k: round(v, 4) for k, v in evaluate_predictor(model).items()},
+            "held_out_faces": faces,
+            "degree_accuracy": {k: round(v, 4) for k, v in evaluate_predictor(model, n=faces).items()},
         }
     elif part == "generator":
         from deepsc.metrics.lpips import load_lpips
@@ -162,7 +174,7 @@ def train_part(
         )
         generator = train_generator(config, predictor, load_lpips(), callback=_progress("generator"))
         write_weights(out, "generator", generator.state_dict())
-        metrics = evaluate_generator(generator, predictor)
+        metrics = evaluate_generator(generator, predictor, n=eval_samples or 1000)
     elif part == "editing":
         generator = _load_generator(out)
         directions = fit_directions(generator, samples=steps, seed=seed)
@@ -195,8 +207,25 @@ def train_part(
             "held_out": evaluate_text_encoder(encoder, "held_out"),
             "train": evaluate_text_encoder(encoder, "train", seed=0),
         }
+    elif part == "encoder":
+        generator = _load_generator(out)
+        editing_path = out / "editing.safetensors"
+        if not editing_path.exists():
+            raise FileNotFoundError(f"{editing_path} not found; run `deepsc train editing --out {out}` first")
+        editing = load_file(str(editing_path))
+        stats = LatentStatistics(editing["w_mean"], editing["w_std"], float(editing["w_expected_norm"]))
+        config = TrainConfig(
+            steps=steps,
+            batch_size=batch_size or DEFAULT_BATCH[part],
+            seed=seed,
+            checkpoint=checkpoint_path,
+            threads=threads,
+        )
+        encoder_model = train_inversion_encoder(config, generator, stats, _progress("encoder"))
+        write_weights(out, "inversion_encoder", encoder_model.state_dict())
+        metrics = {"steps": steps}
     else:
-        raise ValueError(f"unknown part {part!r}; expected predictor, generator, editing or text")
+        raise ValueError(f"unknown part {part!r}; expected predictor, generator, editing, text or encoder")
 
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics["command"] = f"deepsc train {part} --out {out} --steps {steps} --seed {seed}"

@@ -19,7 +19,7 @@ WORD_DROPOUT = 0.25
 
 
 def build_vocab(corpus: list[Instruction]) -> list[str]:
-    """Every token of the training corpus, most frequent first, after <pad> and <unk>."""
+    """Return every token of the training corpus, most frequent first, after <pad> and <unk>."""
     counts: dict[str, int] = {}
     for item in corpus:
         for token in tokenize(item.text):

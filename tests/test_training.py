@@ -1,0 +1,74 @@
+import json
+
+from deepsc.bundle import check_bundle, load_bundle
+from deepsc.cli import main
+
+
+def test_train_every_part_for_a_few_steps(tmp_path, capsys):
+    out = tmp_path / "bundle"
+    checkpoints = tmp_path / "runs"
+    for part, steps in (("predictor", 2), ("generator", 2), ("editing", 256), ("text", 3), ("encoder", 2)):
+        code = main(
+            [
+                "train",
+                part,
+                "--out",
+                str(out),
+                "--steps",
+                str(steps),
+                "--batch-size",
+                "4",
+                "--checkpoint",
+                str(checkpoints / f"{part}.ckpt"),
+                "--eval-samples",
+                "20",
+            ]
+        )
+        assert code == 0, part
+        printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert printed["part"] == part
+    assert check_bundle(out) == []
+    manifest = json.loads((out / "bundle.json").read_text())
+    assert set(manifest["files"]) == {
+        "predictor",
+        "generator",
+        "editing",
+        "text_encoder",
+        "text_vocab",
+        "inversion_encoder",
+    }
+    assert set(manifest["metrics"]) == {"predictor", "generator", "editing", "text", "encoder"}
+    assert (out / "MODEL_CARD.md").exists()
+    bundle = load_bundle(out)
+    assert bundle.text_encoder is not None
+    assert bundle.inversion_encoder is not None
+
+
+def test_training_resumes_from_checkpoint(tmp_path, capsys):
+    out = tmp_path / "bundle"
+    checkpoint = tmp_path / "predictor.ckpt"
+    args = [
+        "train",
+        "predictor",
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--checkpoint",
+        str(checkpoint),
+        "--eval-samples",
+        "20",
+    ]
+    assert main(args) == 0
+    first = (out / "predictor.safetensors").read_bytes()
+    # Asking for the same number of steps again resumes at the end and trains nothing more.
+    assert main(args) == 0
+    assert (out / "predictor.safetensors").read_bytes() == first
+    capsys.readouterr()
+
+
+def test_generator_needs_predictor(tmp_path, capsys):
+    assert main(["train", "generator", "--out", str(tmp_path / "empty"), "--steps", "1"]) == 1
+    assert "train predictor" in capsys.readouterr().err
