@@ -35,14 +35,16 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check deepsc tests
+	$(BIN)/ruff check deepsc sender channel_sim receiver tests
 	$(BIN)/mypy
 
-# Retrain the bundled default from scratch (about an hour on a 2-core CPU).
+# Retrain the bundled default from scratch (about an hour on a 2-core CPU; see its MODEL_CARD.md).
 bundle: install
 	$(BIN)/deepsc train predictor --out bundles/synthetic-64
 	$(BIN)/deepsc train generator --out bundles/synthetic-64
 	$(BIN)/deepsc train editing --out bundles/synthetic-64
+	$(BIN)/deepsc train text --out bundles/synthetic-64
+	$(BIN)/deepsc train encoder --out bundles/synthetic-64
 
 clean:
 	rm -rf $(VENV) runs out

@@ -127,6 +127,13 @@ class Bundle:
     text_encoder: TextEncoder | None = None
     inversion_encoder: InversionEncoder | None = None
 
+    def start_w(self, images: torch.Tensor) -> torch.Tensor:
+        """Starting w (N, D) of the inversion: the encoder's estimate, or the mean w without one."""
+        estimate = self.initial_w(images)
+        if estimate is not None:
+            return estimate
+        return self.w_stats.mean.to(images).unsqueeze(0).repeat(images.shape[0], 1)
+
     @torch.no_grad()
     def initial_w(self, images: torch.Tensor) -> torch.Tensor | None:
         """The inversion encoder's estimate of w for images (N, 3, H, W) in [0, 1]; None without one."""

@@ -94,7 +94,7 @@ def _add_train(subparsers) -> None:
         "--steps",
         type=int,
         default=None,
-        help="optimiser steps (defaults: predictor 2000, generator 9000, text 4000; editing: samples, 8192)",
+        help="optimiser steps (defaults: predictor 2000, generator 9000, text 4000, encoder 1500; editing: samples, 8192)",
     )
     parser.add_argument(
         "--batch-size", type=int, default=None, help="images per step (defaults: predictor 64, generator 32)"

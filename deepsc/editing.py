@@ -6,8 +6,8 @@ step the generator renders the latent and the predictor checks the degree. The l
 match, on an overshoot, or after ``max_steps``, and output determination returns the latent whose
 degree came closest to the target (the earliest one on ties, so the face changes least).
 
-This first field is constant per attribute: a unit direction in the latent space learned from
-generator samples, scaled so that one unit moves the attribute by about one degree.
+This first field is constant per attribute: a direction in W, the mean change of the generator's
+renderer-parameter embedding per degree step, so one unit moves the attribute by about one degree.
 """
 
 from __future__ import annotations
@@ -145,31 +145,3 @@ class SemanticEditor:
             stopped,
         )
         return EditResult(best_latent, before, target, best_degree, step, stopped, degrees_before)
-
-
-@torch.no_grad()
-def fit_directions(generator: Generator, samples: int = 8192, seed: int = 0, batch: int = 1024) -> torch.Tensor:
-    """Learn one w-space direction per attribute from generator samples with known degrees.
-
-    Each z determines its renderer degrees (``params_from_latent``), so the direction is the
-    least-squares regression of the degree on w, the minimum-norm change of w that moves the
-    fitted degree by one while holding the other four attributes' fitted degrees fixed.
-
-    Returns:
-        (5, D) directions; adding one row to w changes that attribute by about one degree.
-    """
-    from deepsc.renderer import params_from_latent
-
-    gen = torch.Generator().manual_seed(seed)
-    latents, labels = [], []
-    for _ in range(0, samples, batch):
-        z = torch.randn(batch, generator.style_dim, generator=gen)
-        latents.append(generator.mapping(z))
-        labels.append(params_from_latent(z).degrees.float())
-    w = torch.cat(latents)
-    degrees = torch.cat(labels)
-
-    # Linear model degrees ≈ (w - mean) @ B; the rows of pinv(B) move one fitted degree each.
-    centred = w - w.mean(0)
-    coefficients = torch.linalg.lstsq(centred, degrees - degrees.mean(0)).solution  # (D, 5)
-    return torch.linalg.pinv(coefficients)  # (5, D)

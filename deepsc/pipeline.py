@@ -168,8 +168,8 @@ class EditPipeline:
         target = from_uint8(aligned.image, self.device)
 
         inversion_config = InversionConfig(steps=options.inversion_steps, latent_space=options.latent_space)
-        # The inversion encoder's estimate replaces the mean w as the starting point (W only).
-        start = self.bundle.initial_w(target) if options.latent_space == "w" else None
+        # W inversions start at the inversion encoder's estimate, or at the bundle's mean w.
+        start = self.bundle.start_w(target) if options.latent_space == "w" else None
         result = invert(
             self.bundle.generator,
             target,

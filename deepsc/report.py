@@ -107,7 +107,7 @@ def inversion_quality(
     for image in images:
         target = image.unsqueeze(0)
         started = time.perf_counter()
-        initial = bundle.initial_w(target) if start == "encoder" else None
+        initial = bundle.start_w(target) if start == "encoder" else bundle.w_stats.mean.unsqueeze(0)
         result = invert(bundle.generator, target, lpips_model, InversionConfig(steps=steps), start=initial)
         seconds.append(time.perf_counter() - started)
         with torch.no_grad():

@@ -32,6 +32,7 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
     assert set(manifest["files"]) == {
         "predictor",
         "generator",
+        "param_embedding",
         "editing",
         "text_encoder",
         "text_vocab",

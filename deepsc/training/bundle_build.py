@@ -14,12 +14,18 @@ from safetensors.torch import load_file
 
 from deepsc.attributes import ATTRIBUTES
 from deepsc.bundle import sha256_of, tensor_shapes, write_manifest, write_weights
-from deepsc.editing import fit_directions
 from deepsc.latent_codec import LatentStatistics
 from deepsc.models.predictor import AttributePredictor
-from deepsc.renderer import params_from_latent, render
+from deepsc.renderer import params_from_latent, render, sample_params
 from deepsc.training.common import TrainConfig
-from deepsc.training.generator import SYNTHETIC_64_CONFIG, build_generator, train_generator
+from deepsc.training.generator import (
+    SYNTHETIC_64_CONFIG,
+    ParamEmbedding,
+    build_generator,
+    embedding_directions,
+    train_generator,
+    train_mapping,
+)
 from deepsc.training.inversion_encoder import train_inversion_encoder
 from deepsc.training.model_card import write_model_card
 from deepsc.training.predictor import evaluate_predictor, train_predictor
@@ -28,7 +34,9 @@ from deepsc.training.text import evaluate_text_encoder, train_text_encoder
 logger = logging.getLogger(__name__)
 
 PREDICTOR_CONFIG = {"resolution": 64, "width": 32}
-DEFAULT_STEPS = {"predictor": 2000, "generator": 9000, "editing": 8192, "text": 4000, "encoder": 3000}
+DEFAULT_STEPS = {"predictor": 2000, "generator": 9000, "editing": 8192, "text": 4000, "encoder": 1500}
+# Steps of the mapping-only stage per step of the joint generator training.
+MAPPING_STEPS_PER_STEP = 3
 DEFAULT_BATCH = {"predictor": 64, "generator": 32, "text": 64, "encoder": 64}
 TEXT_ENCODER_CONFIG = {"embed_dim": 64, "hidden": 96}
 
@@ -53,7 +61,7 @@ def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
     """Rewrite bundle.json with every weight file now in the folder and the new metrics."""
     previous = json.loads((out / "bundle.json").read_text()) if (out / "bundle.json").exists() else {}
     files = {}
-    for part in ("generator", "predictor", "editing", "text_encoder", "inversion_encoder"):
+    for part in ("generator", "param_embedding", "predictor", "editing", "text_encoder", "inversion_encoder"):
         path = out / f"{part}.safetensors"
         if path.exists():
             files[part] = {
@@ -90,6 +98,21 @@ def _load_predictor(out: Path) -> AttributePredictor:
     predictor = AttributePredictor(**PREDICTOR_CONFIG)
     predictor.load_state_dict(load_file(str(path)))
     return predictor.eval()
+
+
+def _checkpoint_step(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return int(torch.load(path, map_location="cpu", weights_only=False).get("step", 0))
+
+
+def _load_embedding(out: Path) -> ParamEmbedding:
+    path = out / "param_embedding.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; run `deepsc train generator --out {out}` first")
+    embedding = ParamEmbedding(SYNTHETIC_64_CONFIG["style_dim"])
+    embedding.load_state_dict(load_file(str(path)))
+    return embedding.eval()
 
 
 def _load_generator(out: Path):
@@ -172,14 +195,21 @@ def train_part(
             checkpoint=checkpoint_path,
             threads=threads,
         )
-        generator = train_generator(config, predictor, load_lpips(), callback=_progress("generator"))
+        resumed_at = _checkpoint_step(checkpoint_path)
+        generator, embedding = train_generator(config, predictor, load_lpips(), callback=_progress("generator"))
+        mapping_steps = MAPPING_STEPS_PER_STEP * steps
+        train_mapping(generator, embedding, mapping_steps, seed=seed, callback=_progress("mapping"))
         write_weights(out, "generator", generator.state_dict())
+        write_weights(out, "param_embedding", embedding.state_dict())
         metrics = evaluate_generator(generator, predictor, n=eval_samples or 1000)
+        metrics["mapping_steps"] = mapping_steps
+        if resumed_at:
+            metrics["resumed_at_step"] = resumed_at
     elif part == "editing":
-        generator = _load_generator(out)
-        directions = fit_directions(generator, samples=steps, seed=seed)
-        gen = torch.Generator().manual_seed(seed + 1)
-        w = generator.mapping(torch.randn(steps, generator.style_dim, generator=gen))
+        embedding = _load_embedding(out)
+        with torch.no_grad():
+            directions = embedding_directions(embedding, samples=steps, seed=seed)
+            w = embedding(sample_params(steps, torch.Generator().manual_seed(seed + 1)))
         stats = LatentStatistics.estimate(w)
         write_weights(
             out,

@@ -46,10 +46,16 @@ def render_model_card(folder: Path) -> str:
         "",
         f"- `generator.safetensors`: StyleGAN2 (rosinality parameter names), style_dim {generator['style_dim']}, "
         f"{generator['n_mlp']} mapping layers, channels {generator['channels']} per resolution. Trained by regression "
-        "to the renderer: L1 + 0.5·LPIPS (AlexNet) + 0.3·cross-entropy of the frozen attribute predictor on its output.",
+        "to the renderer: the synthesis network renders w_p, an embedding of the renderer parameters learned with it, "
+        "under an L1 loss (the LPIPS and attribute terms of the trainer are off: started from scratch they taught the "
+        "generator textures that fool the predictor); the mapping "
+        "network learns to reproduce w_p from z (squared error), jointly and then alone for three times as many steps. "
+        "No adversarial training yet.",
+        "- `param_embedding.safetensors`: the embedding of renderer parameters into W used to train the generator; the "
+        "editing directions and the statistics of W come from it.",
         "- `predictor.safetensors`: CNN over the face plus a full-resolution mouth branch, six-way head per attribute.",
-        "- `editing.safetensors`: per-attribute w directions (least-squares regression of the degree on w, one unit ≈ "
-        "one degree) and the statistics of w used to restore its scale at the receiver.",
+        "- `editing.safetensors`: per-attribute w directions (the mean change of the parameter embedding per degree "
+        "step, so one unit ≈ one degree) and the statistics of w used to restore its scale at the receiver.",
         "",
         "## Side information",
         "",
@@ -78,7 +84,13 @@ def render_model_card(folder: Path) -> str:
             _accuracy_table(gen["degree_accuracy"]),
             "",
         ]
-    lines += ["## Training commands and time", "", "Measured on a 2-core x86-64 CPU (torch 2.14.1, CPU only):", ""]
+    lines += [
+        "## Training commands and time",
+        "",
+        "Wall-clock time of the recorded runs on a 2-core x86-64 CPU (torch 2.14.1, CPU only); other work shared the "
+        "CPU during some of them, so an idle machine is faster:",
+        "",
+    ]
     for part in ("predictor", "generator", "editing"):
         if part in metrics:
             lines.append(f"- `{metrics[part]['command']}`: {metrics[part]['seconds'] / 60:.1f} min")
