@@ -84,6 +84,14 @@ def render_model_card(folder: Path) -> str:
             _accuracy_table(gen["degree_accuracy"]),
             "",
         ]
+    if "text" in metrics:
+        text = metrics["text"]
+        lines += [
+            f"Text semantic encoder (BiLSTM): {text['held_out']['accuracy']:.3f} of {text['held_out']['instructions']} "
+            f"held-out phrasings (sentence templates never used in training) read fully right; "
+            f"{text['train']['accuracy']:.3f} on the {text['train']['instructions']} training instructions.",
+            "",
+        ]
     lines += [
         "## Training commands and time",
         "",
@@ -91,17 +99,20 @@ def render_model_card(folder: Path) -> str:
         "CPU during some of them, so an idle machine is faster:",
         "",
     ]
-    for part in ("predictor", "generator", "editing"):
+    for part in ("predictor", "generator", "editing", "text", "encoder"):
         if part in metrics:
             lines.append(f"- `{metrics[part]['command']}`: {metrics[part]['seconds'] / 60:.1f} min")
     lines += [
         "",
-        "`make bundle` runs the three in order; each is resumable from its checkpoint in `runs/`. These numbers are "
+        "`make bundle` runs them in order; each is resumable from its checkpoint in `runs/`. These numbers are "
         "rewritten from `bundle.json` by every `deepsc train` command.",
         "",
         "## Limits",
         "",
         "- Real photos are inverted into a cartoon world: the output is a likeness in that style, not a photo.",
+        "- The generator is trained by L1 regression only, so it draws the fine attributes (frames, mouth, beard "
+        "texture) blurred: the predictor reads the degree that z encodes on only part of its samples (table above). "
+        "Adversarial and perceptual fine-tuning are the next step.",
         "- The editing directions are constant per attribute; changing one attribute can move others a little.",
         "- Restoring the latent's scale from the expected norm costs a radial error of a few percent.",
         "",
