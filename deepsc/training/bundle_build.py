@@ -168,15 +168,15 @@ def train_part(
     steps = steps or DEFAULT_STEPS[part]
     checkpoint_path = Path(checkpoint) if checkpoint else Path("runs") / f"{part}.ckpt"
     started = time.perf_counter()
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size or DEFAULT_BATCH.get(part, 64),
+        seed=seed,
+        checkpoint=checkpoint_path,
+        threads=threads,
+    )
 
     if part == "predictor":
-        config = TrainConfig(
-            steps=steps,
-            batch_size=batch_size or DEFAULT_BATCH[part],
-            seed=seed,
-            checkpoint=checkpoint_path,
-            threads=threads,
-        )
         model = train_predictor(config, _progress("predictor"), width=PREDICTOR_CONFIG["width"])
         write_weights(out, "predictor", model.state_dict())
         faces = eval_samples or 1200
@@ -188,13 +188,6 @@ def train_part(
         from deepsc.metrics.lpips import load_lpips
 
         predictor = _load_predictor(out)
-        config = TrainConfig(
-            steps=steps,
-            batch_size=batch_size or DEFAULT_BATCH[part],
-            seed=seed,
-            checkpoint=checkpoint_path,
-            threads=threads,
-        )
         resumed_at = _checkpoint_step(checkpoint_path)
         generator, embedding = train_generator(config, predictor, load_lpips(), callback=_progress("generator"))
         mapping_steps = MAPPING_STEPS_PER_STEP * steps
@@ -223,13 +216,6 @@ def train_part(
         )
         metrics = {"samples": steps, "w_expected_norm": round(stats.expected_norm, 4)}
     elif part == "text":
-        config = TrainConfig(
-            steps=steps,
-            batch_size=batch_size or DEFAULT_BATCH[part],
-            seed=seed,
-            checkpoint=checkpoint_path,
-            threads=threads,
-        )
         encoder = train_text_encoder(config, _progress("text"))
         write_weights(out, "text_encoder", encoder.state_dict())
         (out / "text_vocab.json").write_text(json.dumps(encoder.vocab) + "\n")
@@ -244,13 +230,6 @@ def train_part(
             raise FileNotFoundError(f"{editing_path} not found; run `deepsc train editing --out {out}` first")
         editing = load_file(str(editing_path))
         stats = LatentStatistics(editing["w_mean"], editing["w_std"], float(editing["w_expected_norm"]))
-        config = TrainConfig(
-            steps=steps,
-            batch_size=batch_size or DEFAULT_BATCH[part],
-            seed=seed,
-            checkpoint=checkpoint_path,
-            threads=threads,
-        )
         encoder_model = train_inversion_encoder(config, generator, stats, _progress("encoder"))
         write_weights(out, "inversion_encoder", encoder_model.state_dict())
         metrics = {"steps": steps}
