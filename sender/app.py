@@ -12,6 +12,7 @@ from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from deepsc.pipeline import EditPipeline
@@ -191,7 +192,8 @@ def create_app(
         data = await image.read(current.settings.max_upload_bytes + 1)
         submission = EditSubmission(data, instruction, snr_db, channel, seed, latent_space)
         try:
-            job = accept_edit(current, submission, request_id=request.state.request_id)
+            # Decoding a large upload takes a while: keep it off the event loop.
+            job = await run_in_threadpool(accept_edit, current, submission, request.state.request_id)
         except SubmissionError as error:
             status, headers = SUBMISSION_STATUS[error.kind]
             raise HTTPException(status_code=status, detail=str(error), headers=headers) from None
