@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Argument parser whose usage errors are one line on standard error, exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class CliError(Exception):
@@ -122,7 +130,7 @@ def _add_bundle(subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="deepsc",
         description="Editable-DeepSC: text-driven face editing sent as a StyleGAN latent over a noisy channel.",
     )
@@ -170,7 +178,7 @@ def _progress_bar():
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from deepsc.bundle import BundleError, load_bundle
+    from deepsc.bundle import BundleError, load_bundle, load_instruction_parser
     from deepsc.face import ImageError, load_image
     from deepsc.instruction import InstructionError
     from deepsc.metrics.lpips import load_lpips
@@ -188,15 +196,19 @@ def run_edit(args: argparse.Namespace) -> int:
         image = load_image(args.image)
     except (ImageError, ValueError) as error:
         raise CliError(str(error)) from None
+    # Read the instruction with the bundle's text encoder alone first, so a bad one is rejected
+    # before the image models load.
+    try:
+        load_instruction_parser(args.bundle)(args.instruction)
+    except BundleError as error:
+        raise CliError(str(error), EXIT_FAILURE) from None
+    except InstructionError as error:
+        raise CliError(str(error)) from None
     try:
         bundle = load_bundle(args.bundle)
         lpips_model = load_lpips()
     except (BundleError, RuntimeError) as error:
         raise CliError(str(error), EXIT_FAILURE) from None
-    try:
-        bundle.parse(args.instruction)
-    except InstructionError as error:
-        raise CliError(str(error)) from None
 
     pipeline = EditPipeline(bundle, lpips_model)
     progress = _progress_bar()
@@ -241,6 +253,10 @@ def run_submit(args: argparse.Namespace) -> int:
     path = Path(args.image)
     if not path.is_file():
         raise CliError(f"image file not found: {path}")
+    if not 0 <= args.seed < 2**63:
+        raise CliError(f"invalid seed {args.seed}; expected an integer from 0 to 2**63 - 1")
+    if not math.isfinite(args.snr_db):
+        raise CliError(f"invalid snr_db {args.snr_db}; expected a finite number of dB")
     image = path.read_bytes()
     options = {"snr_db": args.snr_db, "channel": args.channel, "seed": args.seed, "latent_space": args.latent_space}
     progress = _progress_bar()
@@ -282,6 +298,7 @@ def run_parse(args: argparse.Namespace) -> int:
                 print(json.dumps({"instruction": text, **parse_instruction(text).to_dict()}))
             except InstructionError as error:
                 print(json.dumps({"instruction": text, "error": str(error)}))
+                print(f"deepsc parse: error: {text!r}: {error}", file=sys.stderr)
                 status = EXIT_USAGE
         return status
 

@@ -18,6 +18,7 @@ _EYE_HEIGHT = 0.475
 _BOX_TO_CROP = 1.75
 _EYES_IN_BOX = 0.38
 MAX_IMAGE_PIXELS = 40_000_000
+MIN_IMAGE_SIDE = 16
 
 
 class ImageError(ValueError):
@@ -64,9 +65,18 @@ def load_image(source: str | Path | bytes) -> Image.Image:
         image.load()
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+    except UnidentifiedImageError:
+        name = "the uploaded data" if isinstance(source, bytes) else str(source)
+        raise ImageError(
+            f"{name} is not a readable image: unrecognised format (expected PNG, JPEG, WebP, BMP, ...)"
+        ) from None
+    except (OSError, Image.DecompressionBombError) as error:
         name = "the uploaded data" if isinstance(source, bytes) else str(source)
         raise ImageError(f"{name} is not a readable image (PNG, JPEG, WebP, BMP, ...): {error}") from None
+    if min(image.size) < MIN_IMAGE_SIDE:
+        raise ImageError(
+            f"image is too small ({image.width}×{image.height}); each side needs at least {MIN_IMAGE_SIDE} pixels"
+        )
     return image.convert("RGB")
 
 

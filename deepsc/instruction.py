@@ -52,12 +52,44 @@ class EditRequest:
 
 
 _KEYWORDS: dict[str, tuple[str, ...]] = {
-    "bangs": ("bang", "fringe"),
+    "bangs": ("bang", "fringe", "forehead"),
     "eyeglasses": ("glasses", "eyeglass", "spectacle", "sunglass", "shades", "lens", "frame"),
-    "beard": ("beard", "stubble", "moustache", "mustache", "goatee", "facial hair"),
-    "smile": ("smil", "grin", "laugh", "happ", "cheerful", "frown", "serious"),
-    "age": ("age", "aged", "older", "old", "young", "elder", "wrinkl", "senior", "grey", "gray", "kid", "child"),
+    "beard": ("beard", "stubble", "moustache", "mustache", "goatee", "facial hair", "shav", "o'clock shadow"),
+    "smile": ("smil", "grin", "laugh", "happ", "cheerful", "frown", "serious", "expression"),
+    "age": (
+        "age",
+        "aged",
+        "older",
+        "old",
+        "young",
+        "youth",
+        "elder",
+        "wrinkl",
+        "senior",
+        "grey",
+        "gray",
+        "kid",
+        "child",
+        "teen",
+        "twenties",
+        "thirt",
+        "forties",
+        "fift",
+        "sixties",
+        "sevent",
+        "eighties",
+        "matur",
+    ),
 }
+
+
+def mentions_editable_attribute(text: str) -> bool:
+    """Whether the text names one of the five attributes by a keyword (prefix match per word)."""
+    cleaned = " ".join(text.lower().replace("’", "'").split())
+    return any(
+        re.search(r"\b" + re.escape(keyword), cleaned) for keywords in _KEYWORDS.values() for keyword in keywords
+    )
+
 
 # Words that set an absolute degree, per attribute (checked longest phrase first).
 _ABSOLUTE: dict[str, dict[str, int]] = {

@@ -89,7 +89,10 @@ class ServiceGroup:
 def run_serve() -> int:
     """Start the services and block until Ctrl-C or SIGTERM, then stop them cleanly."""
     group = ServiceGroup()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # A job started in the background by a shell inherits SIGINT ignored; Ctrl-C and kill -INT
+    # must stop the services all the same, and so must SIGTERM.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         group.start()
         print(

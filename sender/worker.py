@@ -126,8 +126,9 @@ class EditWorker:
         try:
             self._process(job, started)
         except Interrupted:
+            stage = job.stage
             job.update(status="cancelled", stage="cancelled")
-            logger.info("job %s cancelled during %s", job.id, job.stage)
+            logger.info("job %s cancelled during %s", job.id, stage)
         except ImageError as error:
             job.update(status="failed", error=str(error))
             self.metrics.errors.labels("image").inc()

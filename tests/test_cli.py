@@ -163,3 +163,35 @@ def test_parse_stdin_lines(monkeypatch, capsys):
     assert "error" in lines[1]
     assert "eyeglasses" in lines[1]["error"]
     assert lines[2] == {"instruction": "no beard", "attribute": "beard", "mode": "target", "degree": 0, "amount": None}
+
+
+@pytest.mark.parametrize("text", ["asdfgh", "xyz xyz", "make her taller", "turn the lights off"])
+def test_parse_rejects_text_without_attribute(text, capsys):
+    assert main(["parse", text]) == 2
+    assert "nothing this model can edit" in capsys.readouterr().err
+
+
+def test_usage_error_is_one_line(tmp_path):
+    result = _run("edit", str(tmp_path / "x.png"), "--instruction", "add glasses", "--channel", "bogus")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "invalid choice: 'bogus'" in lines[0]
+
+
+def test_submit_rejects_out_of_range_seed(small_photo_path, capsys):
+    assert (
+        main(["submit", str(small_photo_path), "--instruction", "add glasses", "--protocol", "grpc", "--seed", "-1"])
+        == 2
+    )
+    assert "invalid seed -1" in capsys.readouterr().err
+
+
+def test_parse_stdin_errors_go_to_stderr(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("asdfgh\n"))
+    assert main(["parse", "-"]) == 2
+    captured = capsys.readouterr()
+    assert "error" in json.loads(captured.out)
+    assert "nothing this model can edit" in captured.err

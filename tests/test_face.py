@@ -45,3 +45,17 @@ def test_grey_and_alpha_images_become_rgb(tmp_path):
     Image.fromarray(np.zeros((40, 40, 4), dtype=np.uint8)).save(rgba)
     assert load_image(grey).mode == "RGB"
     assert load_image(rgba).mode == "RGB"
+
+
+def test_tiny_image_rejected(tmp_path):
+    path = tmp_path / "dot.png"
+    Image.fromarray(np.zeros((1, 1, 3), dtype=np.uint8)).save(path)
+    with pytest.raises(ImageError, match="too small"):
+        load_image(path)
+
+
+def test_unreadable_bytes_message_has_no_object_repr():
+    with pytest.raises(ImageError) as error:
+        load_image(b"plain text")
+    assert "BytesIO" not in str(error.value)
+    assert "unrecognised format" in str(error.value)

@@ -25,6 +25,8 @@ def test_serve_starts_three_services_and_stops_on_ctrl_c(tiny_bundle, small_phot
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # Started as a shell starts a background job: with SIGINT ignored, which children inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     base = f"http://127.0.0.1:{ports['SENDER_HTTP_PORT']}"
     try:
@@ -49,8 +51,8 @@ def test_serve_starts_three_services_and_stops_on_ctrl_c(tiny_bundle, small_phot
             time.sleep(0.2)
         assert httpx.get(base + location).json()["status"] == "done"
     finally:
-        # Ctrl-C in a terminal signals the whole foreground process group.
-        os.killpg(process.pid, signal.SIGINT)
+        # kill -INT to the serve process alone must stop all three services.
+        os.kill(process.pid, signal.SIGINT)
         code = process.wait(60)
     assert code == 0
     for port in ports.values():

@@ -14,6 +14,7 @@ import logging
 import os
 import pickle
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -76,7 +77,11 @@ def load_lpips(device: torch.device | str = "cpu") -> nn.Module:
     if not path.exists():
         raise RuntimeError(f"LPIPS AlexNet weights not found at {path}; run `make install` to prepare them")
 
-    model = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False)
+    # lpips 0.1.4 passes torchvision's deprecated `pretrained` argument; the warnings say nothing
+    # about this use, since the backbone weights are loaded below.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False)
     state = torch.load(path, map_location="cpu", weights_only=True)
     features = model.net
     slices = [features.slice1, features.slice2, features.slice3, features.slice4, features.slice5]

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from deepsc.attributes import ATTRIBUTES
-from deepsc.instruction import EDITABLE_HELP, EditRequest, InstructionError
+from deepsc.instruction import EDITABLE_HELP, EditRequest, InstructionError, mentions_editable_attribute
 
 PAD, UNK = "<pad>", "<unk>"
 ATTRIBUTE_CLASSES = (*ATTRIBUTES, "none")
@@ -85,6 +85,10 @@ class TextEncoder(nn.Module):
         """
         if not tokenize(text):
             raise InstructionError(f"the instruction is empty; it can edit {EDITABLE_HELP}")
+        # The LSTM reads any word sequence as some request, so text that names no attribute at all
+        # (random letters, "make her taller") is rejected before it.
+        if not mentions_editable_attribute(text):
+            raise InstructionError(f"the instruction names nothing this model can edit; it can edit {EDITABLE_HELP}")
         logits = self(self.encode_tokens([text]))
         attribute = ATTRIBUTE_CLASSES[int(logits["attribute"].argmax())]
         if attribute == "none":
