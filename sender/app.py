@@ -13,7 +13,10 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from deepsc.pipeline import EditPipeline
 from deepsc.request_context import request_id_var
@@ -123,8 +126,23 @@ def create_app(
         version="0.1.0",
         description="Upload a face photo with a text instruction; the edited StyleGAN latent crosses an emulated channel and the receiver's generator draws the result.",
         lifespan=lifespan,
+        # The stock /docs page loads Swagger UI from a CDN, which an offline machine cannot reach;
+        # the page below serves the copy shipped in the swagger-ui-bundle package instead.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.sender = state
+    app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):

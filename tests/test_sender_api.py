@@ -117,7 +117,13 @@ def test_openapi_lists_routes(tiny_pipeline):
             "/readyz",
             "/metrics",
         } <= set(spec["paths"])
-        assert httpx.get(f"{base}/docs").status_code == 200
+        docs = httpx.get(f"{base}/docs")
+        assert docs.status_code == 200
+        # The page must work offline: Swagger UI comes from the sender, not from a CDN.
+        assert "/docs-static/swagger-ui-bundle.js" in docs.text
+        assert "cdn.jsdelivr" not in docs.text
+        assert httpx.get(f"{base}/docs-static/swagger-ui-bundle.js").status_code == 200
+        assert httpx.get(f"{base}/docs-static/swagger-ui.css").status_code == 200
 
 
 def test_readyz_not_ready_until_models_load(tiny_pipeline, small_photo_path):
