@@ -21,7 +21,8 @@ GRPC_OPTIONS = [
 
 
 def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
-    """End the call with a status; ``context.abort`` raises, which type checkers cannot see."""
+    """Log and end the call with a status; ``context.abort`` raises, which type checkers cannot see."""
+    logger.warning("rejected gRPC call (%s): %s", code.name, message)
     context.abort(code, message)
     raise AssertionError("grpc.ServicerContext.abort returned")
 

@@ -213,6 +213,7 @@ def create_app(
             # Decoding a large upload takes a while: keep it off the event loop.
             job = await run_in_threadpool(accept_edit, current, submission, request.state.request_id)
         except SubmissionError as error:
+            logger.warning("rejected edit (%s): %s", error.kind, error)
             status, headers = SUBMISSION_STATUS[error.kind]
             raise HTTPException(status_code=status, detail=str(error), headers=headers) from None
         response.headers["Location"] = f"/v1/edits/{job.id}"
