@@ -29,8 +29,9 @@ def test_bundle_files_match_manifest():
     assert (folder / "MODEL_CARD.md").exists()
 
 
-def test_bundle_ships_text_encoder(pipeline):
+def test_bundle_ships_text_and_inversion_encoders(pipeline):
     assert pipeline.bundle.text_encoder is not None
+    assert pipeline.bundle.inversion_encoder is not None
     request = pipeline.bundle.parse("Give her thick glasses.")
     assert (request.attribute, request.mode, request.degree) == ("eyeglasses", "target", 2)
 
