@@ -136,7 +136,7 @@ class Bundle:
 
     @torch.no_grad()
     def initial_w(self, images: torch.Tensor) -> torch.Tensor | None:
-        """The inversion encoder's estimate of w for images (N, 3, H, W) in [0, 1]; None without one."""
+        """Return the inversion encoder's estimate of w for images (N, 3, H, W) in [0, 1]; None without one."""
         if self.inversion_encoder is None:
             return None
         u = self.inversion_encoder(images)

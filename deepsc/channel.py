@@ -7,7 +7,7 @@ Conventions:
 - Two consecutive real values form one complex channel use (real, imaginary).
 - SNR in dB is 10·log10(P/σ²) with σ² the noise variance per real dimension, which equals Es/N0
   per complex channel use.
-- Rayleigh block fading draws one h ~ CN(0, 1) per frame of complex symbols; the receiver knows h
+- Rayleigh block fading draws one h ~ CN(0, 1) per frame of complex symbols; the receiver has h
   (perfect CSI) and equalises with MMSE or zero-forcing.
 """
 
@@ -47,7 +47,7 @@ def channel_uses(symbols: int) -> int:
 
 @dataclass
 class ChannelStats:
-    """What the channel did to one transmission.
+    """Statistics of one transmission through the channel.
 
     Attributes:
         symbols: real values sent.
@@ -103,7 +103,7 @@ class NoisyFrame:
     Attributes:
         index: frame number, from 0.
         received: real values y = h·x + n (complex pairs interleaved), float32.
-        gain: the frame's fading coefficient h, rounded to complex64 (what the receiver is told).
+        gain: the frame's fading coefficient h, rounded to complex64 (the value sent to the receiver).
         noise_variance: σ² per real dimension (0 for the "none" channel).
     """
 

@@ -103,7 +103,7 @@ class SemanticEditor:
         callback: EditCallback | None = None,
         interrupt: threading.Event | None = None,
     ) -> EditResult:
-        """Edit one latent (1, D) in W as the request asks."""
+        """Edit one latent (1, D) in W as the request specifies."""
         index = attribute_index(request.attribute)
         all_degrees = predict_degrees(self.generator, self.predictor, w)[0]
         before = int(all_degrees[index])

@@ -84,7 +84,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
 
 
 def mentions_editable_attribute(text: str) -> bool:
-    """Whether the text names one of the five attributes by a keyword (prefix match per word)."""
+    """Return whether the text names one of the five attributes by a keyword (prefix match per word)."""
     cleaned = " ".join(text.lower().replace("’", "'").split())
     return any(
         re.search(r"\b" + re.escape(keyword), cleaned) for keywords in _KEYWORDS.values() for keyword in keywords

@@ -46,7 +46,7 @@ class ServiceGroup:
         self.wait_ready()
 
     def wait_ready(self) -> None:
-        """Poll the sender's /readyz until it answers 200; raise if a child exits or time runs out."""
+        """Poll the sender's /readyz until it returns 200; raise if a child exits or time runs out."""
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             for name, process in self.processes.items():

@@ -33,7 +33,7 @@ logger = logging.getLogger("deepsc.sender")
 
 @dataclass
 class SenderState:
-    """What the running service holds: settings, jobs, metrics and (once loaded) the worker."""
+    """State of the running service: settings, jobs, metrics and (once loaded) the worker."""
 
     settings: Settings
     jobs: JobStore
@@ -57,7 +57,7 @@ def load_pipeline(settings: Settings) -> EditPipeline:
 
 
 def _load_models(state: SenderState, pipeline_factory: Callable[[], EditPipeline]) -> None:
-    """Load the models, then start the worker; runs in a thread so /healthz answers at once."""
+    """Load the models, then start the worker; runs in a thread so /healthz responds at once."""
     try:
         pipeline = pipeline_factory()
         worker = EditWorker(pipeline, ChannelClient(state.settings.channel_address), state.settings, state.metrics)
@@ -126,8 +126,8 @@ def create_app(
         version="0.1.0",
         description="Upload a face photo with a text instruction; the edited StyleGAN latent crosses an emulated channel and the receiver's generator draws the result.",
         lifespan=lifespan,
-        # The stock /docs page loads Swagger UI from a CDN, which an offline machine cannot reach;
-        # the page below serves the copy shipped in the swagger-ui-bundle package instead.
+        # The stock /docs page loads Swagger UI from a CDN, which an offline machine cannot reach.
+        # The page below serves the copy shipped in the swagger-ui-bundle package instead.
         docs_url=None,
         redoc_url=None,
     )
@@ -172,7 +172,7 @@ def create_app(
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:
-        """Liveness: the process answers."""
+        """Liveness: the process is up."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
@@ -221,7 +221,7 @@ def create_app(
 
     @app.get("/v1/edits/{job_id}", tags=["edits"])
     def get_edit(job: Annotated[Job, Depends(get_job)]) -> dict:
-        """The job: status, stage, progress, error, summary and links."""
+        """Return the job: status, stage, progress, error, summary and links."""
         return job.to_dict()
 
     @app.get(
@@ -233,7 +233,7 @@ def create_app(
     def get_image(
         kind: Literal["original", "reconstruction", "edited"], job: Annotated[Job, Depends(get_job)]
     ) -> Response:
-        """One of the job's images as PNG: the aligned input, the noiseless reconstruction, or the received edit."""
+        """Return one of the job's images as PNG: the aligned input, the noiseless reconstruction, or the received edit."""
         data = job.images.get(kind)
         if data is None:
             raise HTTPException(

@@ -7,7 +7,8 @@ from deepsc.renderer import NUM_PARAM_DIMS, params_from_latent, render, sample_p
 def test_render_shape_and_range():
     images = render(sample_params(5, torch.Generator().manual_seed(0)))
     assert images.shape == (5, 3, 64, 64)
-    assert images.min() >= 0 and images.max() <= 1
+    assert images.min() >= 0
+    assert images.max() <= 1
     assert torch.isfinite(images).all()
 
 

@@ -9,7 +9,7 @@ import httpx
 from tests.services import free_port
 
 
-def test_serve_starts_three_services_and_stops_on_ctrl_c(tiny_bundle, small_photo_path):
+def test_serve_stops_on_sigint(tiny_bundle, small_photo_path):
     ports = {name: free_port() for name in ("SENDER_HTTP_PORT", "CHANNEL_PORT", "RECEIVER_PORT")}
     env = {
         **os.environ,

@@ -77,8 +77,8 @@ def load_lpips(device: torch.device | str = "cpu") -> nn.Module:
     if not path.exists():
         raise RuntimeError(f"LPIPS AlexNet weights not found at {path}; run `make install` to prepare them")
 
-    # lpips 0.1.4 passes torchvision's deprecated `pretrained` argument; the warnings say nothing
-    # about this use, since the backbone weights are loaded below.
+    # lpips 0.1.4 passes torchvision's deprecated `pretrained` argument. The warnings do not apply
+    # here, because the backbone weights are loaded below.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         model = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False)

@@ -1,4 +1,4 @@
-"""Inversion encoder: a CNN that predicts w from an image, to start the inversion near its answer.
+"""Inversion encoder: a CNN that predicts w from an image, to start the inversion near its result.
 
 The optimisation of the inversion (λ·MSE + LPIPS by Adam steps) still decides the final latent;
 the encoder only replaces the mean w as the starting point, which cuts the steps needed.

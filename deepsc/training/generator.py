@@ -47,8 +47,8 @@ class GeneratorLossWeights:
     """Weights of the generator's training objective."""
 
     # NOTE: with LPIPS 0.3 and the attribute term 0.1 from the first step, the generator learned
-    # textures that fool the frozen predictor (its cross-entropy fell to 0.07 on images that were
-    # not faces), so both terms are off by default until they can start from a converged L1 model.
+    # textures that fool the frozen predictor. Its cross-entropy fell to 0.07 on images that were
+    # not faces. Both terms stay off by default until they can start from a converged L1 model.
     lpips: float = 0.0
     attribute: float = 0.0
     mapping: float = 1.0
