@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,10 +20,13 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from deepsc.attributes import ATTRIBUTES, NUM_DEGREES
-from deepsc.instruction import EditRequest, parse_instruction
+from deepsc.instruction import EditRequest, mentions_editable_attribute, parse_follow_up, parse_instruction
 from deepsc.latent_codec import LatentStatistics
+from deepsc.models.attribute_discriminator import AttributeDiscriminator
+from deepsc.models.identity import IdentityEmbedding
 from deepsc.models.inversion_encoder import InversionEncoder
 from deepsc.models.predictor import AttributePredictor
+from deepsc.models.semantic_field import SemanticFields
 from deepsc.models.stylegan2 import Generator
 from deepsc.models.text_encoder import TextEncoder
 
@@ -126,6 +129,9 @@ class Bundle:
     w_stats: LatentStatistics
     text_encoder: TextEncoder | None = None
     inversion_encoder: InversionEncoder | None = None
+    identity: IdentityEmbedding | None = None
+    fields: dict[str, SemanticFields] = field(default_factory=dict)
+    discriminator: AttributeDiscriminator | None = None
 
     def start_w(self, images: torch.Tensor) -> torch.Tensor:
         """Starting w (N, D) of the inversion: the encoder's estimate, or the mean w without one."""
@@ -152,6 +158,24 @@ class Bundle:
         if self.text_encoder is not None:
             return self.text_encoder.parse(text)
         return parse_instruction(text)
+
+    def parse_turn(self, text: str, previous: EditRequest | None) -> EditRequest:
+        """Read an instruction in a multi-turn session: one that names no attribute ("a bit more",
+        "less") follows up on the previous turn's request.
+
+        Raises:
+            InstructionError: as ``parse``, when the text is no follow-up either.
+        """
+        if previous is not None and not mentions_editable_attribute(text):
+            return parse_follow_up(text, previous)
+        return self.parse(text)
+
+    def text_embedding(self, text: str | None) -> torch.Tensor | None:
+        """E_T (1, T) of an instruction for the semantic fields; None without a text encoder or text."""
+        if self.text_encoder is None or text is None:
+            return None
+        with torch.no_grad():
+            return self.text_encoder.embed(self.text_encoder.encode_tokens([text]))
 
     @property
     def resolution(self) -> int:
@@ -209,6 +233,23 @@ def load_bundle(
         inversion_encoder = InversionEncoder(generator.style_dim, resolution=generator.size)
         inversion_encoder.load_state_dict(load_file(str(folder / files["inversion_encoder"]["path"])))
         inversion_encoder.eval().requires_grad_(False).to(device)
+    identity = None
+    if "identity" in files:
+        identity = IdentityEmbedding(**manifest.get("identity", {}))
+        identity.load_state_dict(load_file(str(folder / files["identity"]["path"])))
+        identity.eval().requires_grad_(False).to(device)
+    fields = {}
+    for space in ("w", "z"):
+        key = f"semantic_field_{space}"
+        if key in files and identity is not None:
+            fields[space] = SemanticFields(space, generator.style_dim, identity.dim, **manifest["semantic_field"])
+            fields[space].load_state_dict(load_file(str(folder / files[key]["path"])))
+            fields[space].eval().requires_grad_(False).to(device)
+    discriminator = None
+    if "discriminator" in files:
+        discriminator = AttributeDiscriminator(generator.size)
+        discriminator.load_state_dict(load_file(str(folder / files["discriminator"]["path"])))
+        discriminator.eval().requires_grad_(False).to(device)
     logger.info("loaded bundle %s from %s", manifest["name"], folder)
     return Bundle(
         manifest["name"],
@@ -220,6 +261,9 @@ def load_bundle(
         stats,
         text_encoder,
         inversion_encoder,
+        identity,
+        fields,
+        discriminator,
     )
 
 

@@ -92,8 +92,11 @@ def _add_train(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train one part of a bundle from scratch")
     parser.add_argument(
         "part",
-        choices=["predictor", "generator", "editing", "text", "encoder"],
-        help="part to train; generator needs the predictor, editing the generator, encoder the editing statistics",
+        choices=["predictor", "generator", "editing", "text", "encoder", "identity", "field"],
+        help=(
+            "part to train; generator needs the predictor, editing the generator, encoder the editing statistics, "
+            "field all the others"
+        ),
     )
     parser.add_argument(
         "--out", default="bundles/synthetic-64", help="bundle folder to write into (default bundles/synthetic-64)"
@@ -102,7 +105,10 @@ def _add_train(subparsers) -> None:
         "--steps",
         type=int,
         default=None,
-        help="optimiser steps (defaults: predictor 2000, generator 9000, text 4000, encoder 1500; editing: samples, 8192)",
+        help=(
+            "optimiser steps (defaults: predictor 2000, generator 9000, text 4000, encoder 1500, identity 1000, "
+            "field 300 per attribute and latent space; editing: samples, 8192)"
+        ),
     )
     parser.add_argument(
         "--batch-size", type=int, default=None, help="images per step (defaults: predictor 64, generator 32)"
@@ -115,6 +121,18 @@ def _add_train(subparsers) -> None:
         type=int,
         default=None,
         help="evaluation set size (defaults: 1200 faces for the predictor, 1000 samples for the generator)",
+    )
+    parser.add_argument(
+        "--adversarial-steps",
+        type=int,
+        default=None,
+        help="generator only: steps of adversarial fine-tuning with the discriminator after regression (default 4000)",
+    )
+    parser.add_argument(
+        "--latent-space",
+        choices=["w", "z", "both"],
+        default="both",
+        help="field only: which latent space's fields to train (default both)",
     )
 
 
@@ -129,6 +147,22 @@ def _add_bundle(subparsers) -> None:
     report.add_argument("--quick", action="store_true", help="tiny sets, for tests; the numbers are only a smoke check")
 
 
+def _add_eval_edit(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "eval-edit",
+        help="edit success, identity similarity and other-attribute change through AWGN at 18, 6 and 0 dB",
+    )
+    parser.add_argument("--bundle", default="synthetic-64", help="bundle name or folder (default synthetic-64)")
+    parser.add_argument(
+        "--latent-space", choices=["w", "z"], default="w", help="latent that is edited and sent (default w)"
+    )
+    parser.add_argument(
+        "--faces", type=int, default=None, help="held-out renderer faces (default 200; 10 with --quick)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--quick", action="store_true", help="tiny sets, for tests; the numbers are only a smoke check")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="deepsc",
@@ -141,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parse(subparsers)
     _add_train(subparsers)
     _add_bundle(subparsers)
+    _add_eval_edit(subparsers)
     subparsers.add_parser(
         "serve",
         help="start the receiver, channel emulator and sender on this machine (DEEPSC_* variables set ports and bundle)",
@@ -364,6 +399,54 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_eval_edit(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from deepsc.bundle import BundleError, load_bundle
+    from deepsc.edit_eval import FULL, QUICK, evaluate_editing
+    from deepsc.metrics.lpips import load_lpips
+
+    sizes = QUICK if args.quick else FULL
+    if args.faces is not None:
+        if args.faces < 1:
+            raise CliError(f"--faces must be at least 1, got {args.faces}")
+        sizes = replace(sizes, faces=args.faces)
+    try:
+        bundle = load_bundle(args.bundle)
+        lpips_model = load_lpips()
+    except (BundleError, RuntimeError) as error:
+        raise CliError(str(error), EXIT_FAILURE) from None
+    bar = tqdm(total=sizes.faces, desc="faces", unit="face", file=sys.stderr, disable=not sys.stderr.isatty())
+
+    def progress(done: int, total: int) -> None:
+        bar.n = done
+        bar.refresh()
+
+    try:
+        results = evaluate_editing(bundle, lpips_model, sizes, latent_space=args.latent_space, progress=progress)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    print(
+        f"bundle {results['bundle']}, latent {results['latent_space']} ({results['field']} field), "
+        f"{results['faces']} held-out faces, {results['inversion_steps']} inversion steps, AWGN"
+    )
+    print(f"edit success at the sender (noiseless): {results['edit_success_at_sender']}")
+    print("SNR dB | edit success | identity similarity | other-attribute change (degrees)")
+    for key in results["edit_success"]:
+        print(
+            f"{key:>6} | {results['edit_success'][key]:>12} | {results['identity_similarity'][key]!s:>19} | "
+            f"{results['other_attribute_change'][key]}"
+        )
+    return 0
+
+
 def run_train(args: argparse.Namespace) -> int:
     from deepsc.training.bundle_build import train_part
 
@@ -377,6 +460,8 @@ def run_train(args: argparse.Namespace) -> int:
             checkpoint=args.checkpoint,
             threads=args.threads,
             eval_samples=args.eval_samples,
+            adversarial_steps=args.adversarial_steps,
+            latent_space=args.latent_space,
         )
     except (FileNotFoundError, ValueError) as error:
         raise CliError(str(error), EXIT_FAILURE) from None
@@ -407,6 +492,7 @@ COMMANDS = {
     "parse": run_parse,
     "train": run_train,
     "bundle": run_bundle,
+    "eval-edit": run_eval_edit,
     "prepare-weights": run_prepare_weights,
     "serve": run_serve_command,
 }

@@ -1,13 +1,15 @@
 """Semantic Editing Module: move a latent until the attribute predictor reports the target degree.
 
 Target attribute computation turns the parsed instruction and the predictor's current degree into
-an expected degree. The semantic field then moves the latent a small step at a time; after each
-step the generator renders the latent and the predictor checks the degree. The loop stops on a
-match, on an overshoot, or after ``max_steps``, and output determination returns the latent whose
-degree came closest to the target (the earliest one on ties, so the face changes least).
+an expected degree (``target_attribute``). The semantic field then moves the latent one step at a
+time; after each step the generator renders the latent and the predictor checks the degree. The
+loop stops on a match, on an overshoot (after halving the last step up to ``refinements`` times),
+or after ``max_steps``; output determination returns the latent whose degree came closest to the
+target, the most confident one among equals.
 
-This first field is constant per attribute: a direction in W, the mean change of the generator's
-renderer-parameter embedding per degree step, so one unit moves the attribute by about one degree.
+The field is either the bundle's trained ``SemanticFields`` (one network per attribute, in W or in
+Z, see ``deepsc.models.semantic_field``) or, for bundles without them, a constant direction per
+attribute in W.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import torch
 from deepsc.attributes import ATTRIBUTES, attribute_index
 from deepsc.instruction import EditRequest
 from deepsc.inversion import Interrupted
+from deepsc.models.identity import IdentityEmbedding
 from deepsc.models.predictor import AttributePredictor
+from deepsc.models.semantic_field import SemanticFields
 from deepsc.models.stylegan2 import Generator
 
 logger = logging.getLogger(__name__)
@@ -36,12 +40,15 @@ class EditConfig:
     """Settings of the editing loop.
 
     Attributes:
-        step_size: field step per iteration, in degrees of the attribute.
+        step_size: multiple of the field's step per iteration (a trained field's step is one
+            degree); None picks 1.0 for trained fields and 0.25 for constant directions.
         max_steps: iterations before output determination gives up.
+        refinements: halvings of the last step tried after an overshoot.
     """
 
-    step_size: float = 0.25
-    max_steps: int = 40
+    step_size: float | None = None
+    max_steps: int = 20
+    refinements: int = 2
 
 
 @dataclass
@@ -49,13 +56,14 @@ class EditResult:
     """Outcome of one edit.
 
     Attributes:
-        latent: (1, D) edited latent (the best one found).
+        latent: (1, D) edited latent (the best one found), in the space it was edited in.
         degree_before: predicted degree of the unedited latent.
         degree_target: expected degree from target attribute computation.
         degree_reached: predicted degree of ``latent`` at the sender (noiseless).
         steps: field steps taken.
         stopped: "match", "overshoot", "max_steps" or "no_change".
         degrees_before: predicted degrees of all attributes before the edit.
+        degrees_reached: predicted degrees of all attributes of ``latent``.
     """
 
     latent: torch.Tensor
@@ -65,23 +73,39 @@ class EditResult:
     steps: int
     stopped: str
     degrees_before: dict[str, int] = field(default_factory=dict)
+    degrees_reached: dict[str, int] = field(default_factory=dict)
 
 
-def predict_degrees(generator: Generator, predictor: AttributePredictor, w: torch.Tensor) -> torch.Tensor:
-    """Render w (N, D) and return the predicted degrees (N, 5)."""
+def target_attribute(request: EditRequest, current: int) -> int:
+    """Target attribute computation: an absolute degree, or current ± amount, clamped to 0..5."""
+    return request.target_degree(current)
+
+
+def synthesise(generator: Generator, latent: torch.Tensor, latent_space: str = "w") -> torch.Tensor:
+    """Render latents (N, D) of ``latent_space`` to images (N, 3, H, W) in [0, 1]."""
+    w = generator.mapping(latent) if latent_space == "z" else latent
+    return ((generator.synthesis(w) + 1) / 2).clamp(0, 1)
+
+
+def predict_degrees(
+    generator: Generator, predictor: AttributePredictor, latent: torch.Tensor, latent_space: str = "w"
+) -> torch.Tensor:
+    """Render latents (N, D) and return the predicted degrees (N, 5)."""
     with torch.no_grad():
-        images = ((generator.synthesis(w) + 1) / 2).clamp(0, 1)
-        return predictor.predict_degrees(images)
+        return predictor.predict_degrees(synthesise(generator, latent, latent_space))
 
 
 class SemanticEditor:
-    """Edits w latents with per-attribute field directions.
+    """Edits latents with the semantic fields and the predictor check.
 
     Args:
         generator: the frozen generator.
         predictor: the attribute predictor.
-        directions: (5, D) field direction per attribute, one unit ≈ one degree.
+        directions: (5, D) constant direction per attribute in W, one unit ≈ one degree; used
+            when ``fields`` has no network for the latent space being edited.
         config: loop settings.
+        fields: trained semantic fields per latent space ("w", "z"), or None.
+        identity: identity embedding giving the fields their E_I; needed with ``fields``.
     """
 
     def __init__(
@@ -90,42 +114,79 @@ class SemanticEditor:
         predictor: AttributePredictor,
         directions: torch.Tensor,
         config: EditConfig | None = None,
+        fields: dict[str, SemanticFields] | None = None,
+        identity: IdentityEmbedding | None = None,
     ) -> None:
         self.generator = generator
         self.predictor = predictor
         self.directions = directions
         self.config = config or EditConfig()
+        self.fields = dict(fields or {})
+        self.identity = identity
+        if self.fields and identity is None:
+            raise ValueError("semantic fields need the identity embedding for their E_I input")
+
+    def has_field(self, latent_space: str) -> bool:
+        """Whether a trained field edits this latent space (else the constant W directions)."""
+        return latent_space in self.fields
 
     def edit(
         self,
-        w: torch.Tensor,
+        latent: torch.Tensor,
         request: EditRequest,
         callback: EditCallback | None = None,
         interrupt: threading.Event | None = None,
+        latent_space: str = "w",
+        text_embedding: torch.Tensor | None = None,
     ) -> EditResult:
-        """Edit one latent (1, D) in W as the request specifies."""
+        """Edit one latent (1, D) as the request specifies.
+
+        Args:
+            latent: (1, D) in ``latent_space``; without a field for that space it must be a w.
+            text_embedding: (1, T) E_T of the instruction; zeros when None.
+        """
+        fields = self.fields.get(latent_space)
+        if fields is None and latent_space != "w":
+            raise ValueError(f"no semantic field for latent space {latent_space!r}; edit in 'w'")
         index = attribute_index(request.attribute)
-        all_degrees = predict_degrees(self.generator, self.predictor, w)[0]
+        step_size = self.config.step_size or (1.0 if fields is not None else 0.25)
+        if fields is not None and text_embedding is None:
+            text_embedding = latent.new_zeros(1, fields.text_dim)
+
+        with torch.no_grad():
+            images = synthesise(self.generator, latent, latent_space)
+            logits = self.predictor(images)
+        all_degrees = logits.argmax(-1)[0]
         before = int(all_degrees[index])
-        target = request.target_degree(before)
+        target = target_attribute(request, before)
         degrees_before = {name: int(all_degrees[i]) for i, name in enumerate(ATTRIBUTES)}
         if target == before:
-            return EditResult(w.clone(), before, target, before, 0, "no_change", degrees_before)
+            return EditResult(latent.clone(), before, target, before, 0, "no_change", degrees_before, degrees_before)
 
         sign = 1.0 if target > before else -1.0
-        step_vector = sign * self.config.step_size * self.directions[index].to(w)
-        best_latent, best_degree, best_gap = w.clone(), before, abs(target - before)
-        current = w.clone()
-        stopped, step = "max_steps", 0
+        best = _Candidate(latent.clone(), all_degrees.clone(), abs(target - before), 0.0)
+        current, stopped, step = latent.clone(), "max_steps", 0
 
         for step in range(1, self.config.max_steps + 1):
             if interrupt is not None and interrupt.is_set():
                 raise Interrupted(f"editing interrupted before step {step}")
-            current = current + step_vector
-            degree = int(predict_degrees(self.generator, self.predictor, current)[0, index])
-            gap = abs(target - degree)
-            if gap < best_gap:
-                best_latent, best_degree, best_gap = current.clone(), degree, gap
+            delta = (
+                sign * step_size * self._field_step(fields, request.attribute, index, current, images, text_embedding)
+            )
+            candidate = self._evaluate(current + delta, index, target, latent_space)
+            images = candidate.images
+
+            # Overshoot: retry with half the step, so a coarse field step can still land.
+            for _ in range(self.config.refinements):
+                if (candidate.degree(index) - target) * sign <= 0:
+                    break
+                delta = delta / 2
+                candidate = self._evaluate(current + delta, index, target, latent_space)
+                images = candidate.images
+
+            best = min(best, candidate, key=lambda c: (c.gap, -c.confidence))
+            degree = candidate.degree(index)
+            current = candidate.latent
             if callback is not None and callback(step, self.config.max_steps, degree) is False:
                 break
             if degree == target:
@@ -136,12 +197,52 @@ class SemanticEditor:
                 break
 
         logger.debug(
-            "edit %s: %d -> %d (target %d) in %d steps, %s",
+            "edit %s in %s: %d -> %d (target %d) in %d steps, %s",
             request.attribute,
+            latent_space,
             before,
-            best_degree,
+            best.degree(index),
             target,
             step,
             stopped,
         )
-        return EditResult(best_latent, before, target, best_degree, step, stopped, degrees_before)
+        reached = {name: int(best.degrees[i]) for i, name in enumerate(ATTRIBUTES)}
+        return EditResult(best.latent, before, target, best.degree(index), step, stopped, degrees_before, reached)
+
+    def _field_step(
+        self,
+        fields: SemanticFields | None,
+        attribute: str,
+        index: int,
+        latent: torch.Tensor,
+        images: torch.Tensor,
+        text_embedding: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Δ (1, D) for the current latent: the trained field, or the constant direction."""
+        if fields is None:
+            return self.directions[index].to(latent).unsqueeze(0)
+        assert self.identity is not None and text_embedding is not None
+        with torch.no_grad():
+            return fields(attribute, latent, self.identity(images), text_embedding.to(latent))
+
+    def _evaluate(self, latent: torch.Tensor, index: int, target: int, latent_space: str) -> _Candidate:
+        with torch.no_grad():
+            images = synthesise(self.generator, latent, latent_space)
+            probabilities = self.predictor(images).softmax(-1)[0]
+        degrees = probabilities.argmax(-1)
+        gap = abs(int(degrees[index]) - target)
+        return _Candidate(latent, degrees, gap, float(probabilities[index, target]), images)
+
+
+@dataclass
+class _Candidate:
+    """One latent visited by the loop, with what the predictor read from it."""
+
+    latent: torch.Tensor
+    degrees: torch.Tensor  # (5,) predicted degrees
+    gap: int  # |degree - target| of the edited attribute
+    confidence: float  # predictor probability of the target degree
+    images: torch.Tensor | None = None
+
+    def degree(self, index: int) -> int:
+        return int(self.degrees[index])

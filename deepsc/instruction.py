@@ -206,3 +206,30 @@ def parse_instruction(text: str) -> EditRequest:
     if attribute == "age" and re.search(r"\byoung", cleaned):
         return EditRequest(attribute, "target", degree=1)
     return EditRequest(attribute, "target", degree=3)
+
+
+_FOLLOW_UP_REPEAT = re.compile(r"\b(again|once more|same again|repeat)\b")
+
+
+def parse_follow_up(text: str, previous: EditRequest) -> EditRequest:
+    """Read a follow-up that names no attribute ("a bit more", "less", "again") in a multi-turn
+    session: it changes the previous turn's attribute by one degree ("a bit", plain), or by two
+    ("much", "a lot"); "again" repeats a previous relative change.
+
+    Raises:
+        InstructionError: the text is neither about an attribute nor a follow-up.
+    """
+    cleaned = " ".join(text.lower().replace("’", "'").split())
+    if not cleaned:
+        raise InstructionError(f"the instruction is empty; it can edit {EDITABLE_HELP}")
+    less = _LESS.search(cleaned) is not None
+    more = _MORE.search(cleaned) is not None and not less
+    if more or less:
+        size = 2 if _LARGE_AMOUNT.search(cleaned) else 1
+        return EditRequest(previous.attribute, "change", amount=size if more else -size)
+    if _FOLLOW_UP_REPEAT.search(cleaned) and previous.mode == "change":
+        return EditRequest(previous.attribute, "change", amount=previous.amount)
+    raise InstructionError(
+        "the instruction names nothing this model can edit and is not a follow-up such as 'a bit more' or "
+        f"'less'; it can edit {EDITABLE_HELP}"
+    )

@@ -50,14 +50,44 @@ class LatentStatistics:
         return cls(mean, std, norm)
 
 
+def encode_latents(latents: torch.Tensor, stats: LatentStatistics, power: float = 1.0) -> torch.Tensor:
+    """Turn latents (N, D) into power-normalised channel symbols (N, D); differentiable."""
+    u = (latents - stats.mean.to(latents)) / stats.std.to(latents)
+    return power_normalise(u, power)
+
+
+def decode_latents(symbols: torch.Tensor, stats: LatentStatistics, power: float = 1.0) -> torch.Tensor:
+    """Map equalised symbols (N, D) back to latents (N, D); differentiable."""
+    k = symbols.shape[-1]
+    u = symbols * (stats.expected_norm / math.sqrt(k * power))
+    return stats.mean.to(symbols) + stats.std.to(symbols) * u
+
+
 def encode_latent(latent: torch.Tensor, stats: LatentStatistics, power: float = 1.0) -> torch.Tensor:
     """Turn a latent (D,) into D power-normalised channel symbols."""
-    u = (latent.reshape(-1) - stats.mean) / stats.std
-    return power_normalise(u.unsqueeze(0), power).squeeze(0)
+    return encode_latents(latent.reshape(1, -1), stats, power).squeeze(0)
 
 
 def decode_latent(symbols: torch.Tensor, stats: LatentStatistics, power: float = 1.0) -> torch.Tensor:
     """Map equalised symbols (D,) back to a latent (D,)."""
-    k = symbols.numel()
-    u = symbols.reshape(-1) * (stats.expected_norm / math.sqrt(k * power))
-    return stats.mean + stats.std * u
+    return decode_latents(symbols.reshape(1, -1), stats, power).squeeze(0)
+
+
+def awgn_round_trip(
+    latents: torch.Tensor,
+    stats: LatentStatistics,
+    snr_db: torch.Tensor,
+    generator: torch.Generator | None = None,
+    power: float = 1.0,
+) -> torch.Tensor:
+    """Latents (N, D) as the receiver restores them after an AWGN channel, differentiably.
+
+    The same steps as the services (power normalisation, y = x + n, the MMSE equaliser's
+    shrinkage P / (P + σ²), scale restoration), batched with one SNR per row, so a training loss
+    can see the latent the receiver will see. snr_db: (N,) in dB.
+    """
+    symbols = encode_latents(latents, stats, power)
+    variance = (power / 10.0 ** (snr_db / 10.0)).to(symbols).unsqueeze(1)  # (N, 1) σ² per real value
+    noise = torch.randn(symbols.shape, generator=generator).to(symbols) * variance.sqrt()
+    equalised = (symbols + noise) * (power / (power + variance))
+    return decode_latents(equalised, stats, power)

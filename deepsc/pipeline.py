@@ -21,7 +21,7 @@ from PIL import Image
 from deepsc.attributes import ATTRIBUTES
 from deepsc.bundle import Bundle
 from deepsc.channel import CHANNEL_MODELS, DEFAULT_FRAME_SYMBOLS, ChannelStats, cbr, channel_uses, transmit
-from deepsc.editing import EditConfig, EditResult, SemanticEditor, predict_degrees
+from deepsc.editing import EditConfig, EditResult, SemanticEditor, predict_degrees, synthesise
 from deepsc.face import AlignedFace, align_face
 from deepsc.instruction import EditRequest
 from deepsc.inversion import InversionConfig, invert
@@ -83,6 +83,7 @@ class SenderOutput:
         symbols: (k,) power-normalised real values to send.
         latent_space: which latent the symbols carry.
         timings: seconds per stage.
+        latent: (1, D) the latent the symbols carry, before power normalisation.
     """
 
     aligned: AlignedFace
@@ -92,6 +93,24 @@ class SenderOutput:
     symbols: torch.Tensor
     latent_space: str
     timings: dict[str, float] = field(default_factory=dict)
+    latent: torch.Tensor | None = None
+
+
+@dataclass
+class InvertedFace:
+    """An aligned face and its latent.
+
+    Attributes:
+        aligned: the cropped face fed to the inversion.
+        latent: (1, D) the inverted latent, or in a session the previous turn's edited latent.
+        latent_space: "w" or "z".
+        seconds: time the alignment and inversion took.
+    """
+
+    aligned: AlignedFace
+    latent: torch.Tensor
+    latent_space: str
+    seconds: float = 0.0
 
 
 @dataclass
@@ -136,32 +155,35 @@ class EditPipeline:
     def __init__(self, bundle: Bundle, lpips_model: torch.nn.Module, edit_config: EditConfig | None = None) -> None:
         self.bundle = bundle
         self.lpips = lpips_model
-        self.editor = SemanticEditor(bundle.generator, bundle.predictor, bundle.directions, edit_config)
+        self.editor = SemanticEditor(
+            bundle.generator,
+            bundle.predictor,
+            bundle.directions,
+            edit_config,
+            fields=bundle.fields,
+            identity=bundle.identity,
+        )
         self._lock = threading.Lock()
 
     @property
     def device(self) -> torch.device:
         return self.bundle.generator.input.input.device
 
-    def render(self, w: torch.Tensor) -> torch.Tensor:
-        """Generate (1, 3, H, W) images in [0, 1] from w."""
+    def render(self, latent: torch.Tensor, latent_space: str = "w") -> torch.Tensor:
+        """Generate (1, 3, H, W) images in [0, 1] from a latent of ``latent_space``."""
         with torch.no_grad():
-            return ((self.bundle.generator.synthesis(w) + 1) / 2).clamp(0, 1)
+            return synthesise(self.bundle.generator, latent, latent_space)
 
-    def run_sender(
+    def invert_image(
         self,
         image: Image.Image,
-        instruction: str | EditRequest,
         options: EditOptions,
         progress: ProgressCallback | None = None,
         interrupt: threading.Event | None = None,
-    ) -> SenderOutput:
-        """Align, invert, parse, edit and power-normalise: everything before the channel."""
+    ) -> InvertedFace:
+        """Align the face and invert it into ``options.latent_space``."""
         options.validate()
-        request = instruction if isinstance(instruction, EditRequest) else self.bundle.parse(instruction)
-        timings: dict[str, float] = {}
         report = progress or (lambda stage, step, total: None)
-
         started = time.perf_counter()
         report("alignment", 0, 1)
         aligned = align_face(image, self.bundle.resolution)
@@ -179,33 +201,83 @@ class EditPipeline:
             callback=lambda step, total, loss: report("inversion", step, total),
             interrupt=interrupt,
         )
-        latent = result.latent
-        w = self.bundle.generator.mapping(latent) if options.latent_space == "z" else latent
-        timings["inversion"] = time.perf_counter() - started
+        return InvertedFace(aligned, result.latent.detach(), options.latent_space, time.perf_counter() - started)
 
+    def run_sender(
+        self,
+        image: Image.Image,
+        instruction: str | EditRequest,
+        options: EditOptions,
+        progress: ProgressCallback | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> SenderOutput:
+        """Align, invert, parse, edit and power-normalise: everything before the channel."""
+        options.validate()
+        request = instruction if isinstance(instruction, EditRequest) else self.bundle.parse(instruction)
+        inverted = self.invert_image(image, options, progress, interrupt)
+        return self.edit_latent(inverted, instruction, options, progress, interrupt, request=request)
+
+    def edit_latent(
+        self,
+        inverted: InvertedFace,
+        instruction: str | EditRequest,
+        options: EditOptions,
+        progress: ProgressCallback | None = None,
+        interrupt: threading.Event | None = None,
+        request: EditRequest | None = None,
+    ) -> SenderOutput:
+        """Edit an inverted (or previously edited) latent and power-normalise it into symbols.
+
+        A session calls this once per turn with the previous turn's edited latent, so the face is
+        inverted only once.
+        """
+        if request is None:
+            request = instruction if isinstance(instruction, EditRequest) else self.bundle.parse(instruction)
+        text = instruction if isinstance(instruction, str) else None
+        report = progress or (lambda stage, step, total: None)
+        space = inverted.latent_space
         started = time.perf_counter()
-        edit = self.editor.edit(
-            w.detach(),
+
+        if self.editor.has_field(space):
+            # The field edits the latent that crosses the channel: W, or Z as the paper states.
+            edit = self.editor.edit(
+                inverted.latent,
+                request,
+                callback=lambda step, total, degree: report("editing", step, total),
+                interrupt=interrupt,
+                latent_space=space,
+                text_embedding=self.bundle.text_embedding(text),
+            )
+            sent = edit.latent
+        else:
+            # Constant W directions: a z job edits mapping(z) in W and sends a z that reproduces it.
+            w = self.bundle.generator.mapping(inverted.latent) if space == "z" else inverted.latent
+            edit = self.editor.edit(
+                w.detach(),
+                request,
+                callback=lambda step, total, degree: report("editing", step, total),
+                interrupt=interrupt,
+            )
+            sent = (
+                edit.latent if space == "w" else project_to_z(self.bundle.generator, edit.latent, start=inverted.latent)
+            )
+        timings = {"inversion": inverted.seconds, "editing": time.perf_counter() - started}
+        symbols = encode_latent(sent.reshape(-1).cpu(), self.bundle.latent_stats(space))
+        return SenderOutput(
+            inverted.aligned,
+            self.render(inverted.latent, space),
             request,
-            callback=lambda step, total, degree: report("editing", step, total),
-            interrupt=interrupt,
+            edit,
+            symbols,
+            space,
+            timings,
+            sent.detach(),
         )
-        # The field edits in W; a z job sends a z whose mapping reproduces the edited w.
-        sent = (
-            edit.latent
-            if options.latent_space == "w"
-            else project_to_z(self.bundle.generator, edit.latent, start=latent)
-        )
-        timings["editing"] = time.perf_counter() - started
-        symbols = encode_latent(sent.reshape(-1).cpu(), self.bundle.latent_stats(options.latent_space))
-        return SenderOutput(aligned, self.render(w), request, edit, symbols, options.latent_space, timings)
 
     def run_receiver(self, equalised: torch.Tensor, latent_space: str) -> torch.Tensor:
         """Restore the latent from equalised symbols and generate the image, (1, 3, H, W) in [0, 1]."""
         latent = decode_latent(equalised, self.bundle.latent_stats(latent_space)).unsqueeze(0).to(self.device)
-        with torch.no_grad():
-            w = self.bundle.generator.mapping(latent) if latent_space == "z" else latent
-        return self.render(w)
+        return self.render(latent, latent_space)
 
     def summarise(
         self,
@@ -222,7 +294,8 @@ class EditPipeline:
         """
         index = ATTRIBUTES.index(sender.request.attribute)
         with torch.no_grad():
-            degree_after = int(self.bundle.predictor.predict_degrees(from_uint8(edited, self.device))[0, index])
+            after = self.bundle.predictor.predict_degrees(from_uint8(edited, self.device))[0]
+        degree_after = int(after[index])
         symbols = int(sender.symbols.numel())
         resolution = self.bundle.resolution
         summary = {
@@ -231,6 +304,9 @@ class EditPipeline:
             "degree_before": sender.edit.degree_before,
             "degree_target": sender.edit.degree_target,
             "degree_after": degree_after,
+            "degrees_before": sender.edit.degrees_before,
+            "degrees_at_sender": sender.edit.degrees_reached,
+            "degrees_after": {name: int(after[i]) for i, name in enumerate(ATTRIBUTES)},
             "snr_db": float(options.snr_db),
             "channel": options.channel,
             "latent_space": options.latent_space,

@@ -24,7 +24,8 @@ from deepsc.settings import Settings
 from sender.grpc_api import serve_edit_api
 from sender.jobs import FINAL_STATUSES, Job, JobStore
 from sender.metrics import SenderMetrics
-from sender.submission import EditSubmission, SubmissionError, accept_edit
+from sender.sessions import Session, SessionStore
+from sender.submission import EditSubmission, SubmissionError, accept_edit, accept_session, accept_turn
 from sender.transport import ChannelClient
 from sender.worker import EditWorker
 
@@ -38,6 +39,7 @@ class SenderState:
     settings: Settings
     jobs: JobStore
     metrics: SenderMetrics = field(default_factory=SenderMetrics)
+    sessions: SessionStore = field(default_factory=SessionStore)
     worker: EditWorker | None = None
     load_error: str | None = None
 
@@ -282,6 +284,92 @@ def create_app(
         else:
             job.cancel.set()
         return job.to_dict()
+
+    def get_session(session_id: str, current: Annotated[SenderState, Depends(get_state)]) -> Session:
+        session = current.sessions.get(session_id)
+        if session is None:
+            raise HTTPException(status_code=404, detail=f"no session with id {session_id!r}")
+        return session
+
+    def rejected(error: SubmissionError, what: str) -> HTTPException:
+        logger.warning("rejected %s (%s): %s", what, error.kind, error)
+        status, headers = SUBMISSION_STATUS[error.kind]
+        return HTTPException(status_code=status, detail=str(error), headers=headers)
+
+    @app.post("/v1/sessions", status_code=201, tags=["sessions"])
+    async def create_session(
+        response: Response,
+        current: Annotated[SenderState, Depends(get_state)],
+        image: Annotated[UploadFile, File(description="face photo (PNG, JPEG, WebP, ...)")],
+        snr_db: Annotated[float, Form(description="channel SNR P/σ² in dB", ge=-50, le=100)] = 6.0,
+        channel: Annotated[Literal["awgn", "rayleigh", "none"], Form(description="channel model")] = "awgn",
+        seed: Annotated[int, Form(description="channel seed of turn 1; turn n uses seed + n - 1", ge=0, lt=2**63)] = 0,
+        latent_space: Annotated[Literal["w", "z"], Form(description="latent that crosses the channel")] = "w",
+    ) -> dict:
+        """Open a multi-turn session on one face. The first turn inverts it; each later turn edits
+        the latent the previous turn left, and only the newly edited latent crosses the channel."""
+        data = await image.read(current.settings.max_upload_bytes + 1)
+        submission = EditSubmission(data, "", snr_db, channel, seed, latent_space)
+        try:
+            session = await run_in_threadpool(accept_session, current, submission)
+        except SubmissionError as error:
+            raise rejected(error, "session") from None
+        logger.info("session %s opened", session.id)
+        response.headers["Location"] = f"/v1/sessions/{session.id}"
+        return session.to_dict(current.jobs)
+
+    @app.get("/v1/sessions/{session_id}", tags=["sessions"])
+    def read_session(
+        session: Annotated[Session, Depends(get_session)], current: Annotated[SenderState, Depends(get_state)]
+    ) -> dict:
+        """Return the session: settings, whether the face is inverted, and its turns with their status."""
+        return session.to_dict(current.jobs)
+
+    @app.post("/v1/sessions/{session_id}/turns", status_code=202, tags=["sessions"])
+    def add_turn(
+        request: Request,
+        response: Response,
+        session: Annotated[Session, Depends(get_session)],
+        current: Annotated[SenderState, Depends(get_state)],
+        instruction: Annotated[
+            str,
+            Form(
+                description="editing request; one that names no attribute ('a bit more', 'less') follows up on the previous turn",
+                min_length=1,
+                max_length=500,
+                examples=["make her smile", "a bit more"],
+            ),
+        ],
+        seed: Annotated[int | None, Form(description="channel seed of this turn", ge=0, lt=2**63)] = None,
+    ) -> dict:
+        """Queue the next turn. Returns its job (the same job as ``POST /v1/edits`` gives) with 202."""
+        try:
+            job = accept_turn(current, session, instruction, seed, request.state.request_id)
+        except SubmissionError as error:
+            raise rejected(error, "turn") from None
+        logger.info("session %s: turn %d queued as job %s", session.id, job.turn, job.id)
+        response.headers["Location"] = f"/v1/edits/{job.id}"
+        return job.to_dict()
+
+    @app.delete("/v1/sessions/{session_id}", tags=["sessions"])
+    def close_session(
+        session: Annotated[Session, Depends(get_session)], current: Annotated[SenderState, Depends(get_state)]
+    ) -> dict:
+        """Close the session: unfinished turns are cancelled and its latent is forgotten."""
+        with session.lock:
+            session.closed = True
+        for job_id in session.turns:
+            job = current.jobs.get(job_id)
+            if job is not None and not job.finished:
+                if current.worker is not None:
+                    current.worker.cancel(job)
+                else:
+                    job.cancel.set()
+        current.sessions.remove(session.id)
+        logger.info("session %s closed after %d turns", session.id, len(session.turns))
+        body = session.to_dict(current.jobs)
+        session.face = None
+        return body
 
     @app.get("/metrics", tags=["health"], response_class=Response)
     def metrics(current: Annotated[SenderState, Depends(get_state)]) -> Response:

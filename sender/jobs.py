@@ -36,6 +36,8 @@ class Job:
         summary: the summary.json keys, when done.
         images: PNG bytes per image kind, as they become available.
         request_id: id of the HTTP request that created the job, for log correlation.
+        session: the multi-turn session this job is a turn of, or None.
+        turn: the turn's number in its session, from 1 (0 outside a session).
     """
 
     id: str
@@ -56,6 +58,8 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     changed: threading.Condition = field(default_factory=threading.Condition)
     version: int = 0
+    session: Any = None
+    turn: int = 0
 
     def to_dict(self, base_url: str = "") -> dict[str, Any]:
         """The job as the REST API returns it."""
@@ -64,8 +68,11 @@ class Job:
         for kind in IMAGE_KINDS:
             if kind in self.images:
                 links[kind] = f"{prefix}/images/{kind}"
+        if self.session is not None:
+            links["session"] = f"{base_url}/v1/sessions/{self.session.id}"
         return {
             "id": self.id,
+            "session": {"id": self.session.id, "turn": self.turn} if self.session is not None else None,
             "status": self.status,
             "stage": self.stage,
             "progress": {"step": self.step, "total": self.total},
@@ -107,9 +114,25 @@ class JobStore:
         self._lock = threading.Lock()
 
     def create(
-        self, instruction: str, request: EditRequest, options: EditOptions, image_bytes: bytes, request_id: str = ""
+        self,
+        instruction: str,
+        request: EditRequest,
+        options: EditOptions,
+        image_bytes: bytes,
+        request_id: str = "",
+        session: Any = None,
+        turn: int = 0,
     ) -> Job:
-        job = Job(uuid.uuid4().hex, instruction, request, options, image_bytes, request_id=request_id)
+        job = Job(
+            uuid.uuid4().hex,
+            instruction,
+            request,
+            options,
+            image_bytes,
+            request_id=request_id,
+            session=session,
+            turn=turn,
+        )
         with self._lock:
             self._jobs[job.id] = job
             self._evict()

@@ -6,6 +6,7 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import replace
 
 import grpc
 
@@ -149,8 +150,21 @@ class EditWorker:
         def progress(stage: str, step: int, total: int) -> None:
             job.update(stage=stage, step=step, total=total)
 
-        image = load_image(job.image_bytes)
-        sender = self.pipeline.run_sender(image, job.request, job.options, progress=progress, interrupt=job.cancel)
+        session = job.session
+        if session is None:
+            image = load_image(job.image_bytes)
+            sender = self.pipeline.run_sender(image, job.request, job.options, progress=progress, interrupt=job.cancel)
+        else:
+            # A session inverts its face on its first turn; later turns edit the latent the
+            # previous turn left, so the face is inverted only once.
+            if session.face is None:
+                image = load_image(session.image_bytes)
+                session.face = self.pipeline.invert_image(image, job.options, progress=progress, interrupt=job.cancel)
+                session.image_bytes = b""
+                logger.info("session %s: face inverted in %.2f s", session.id, session.face.seconds)
+            sender = self.pipeline.edit_latent(
+                session.face, job.instruction, job.options, progress, job.cancel, request=job.request
+            )
         job.images["original"] = png_bytes(sender.aligned.image)
         job.images["reconstruction"] = png_bytes(to_uint8(sender.reconstruction))
         if job.cancel.is_set():
@@ -191,6 +205,11 @@ class EditWorker:
         summary = self.pipeline.summarise(sender, edited, job.options, stats, timings)
         summary["instruction"] = job.instruction
         job.images["edited"] = response.result.edited_png
+        if session is not None:
+            # Only a delivered turn moves the session on; a failed one leaves the latent as it was.
+            session.face = replace(session.face, latent=sender.latent, seconds=0.0)
+            session.updated_at = time.time()
+            summary["session"] = {"id": session.id, "turn": job.turn}
         job.update(status="done", stage="done", step=1, total=1, summary=summary)
         logger.info(
             "job %s done in %.2f s: %s %d -> %d (target %d)",

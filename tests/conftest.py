@@ -46,6 +46,36 @@ def tiny_bundle(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_field_bundle(tiny_bundle, tmp_path_factory) -> Path:
+    """The tiny bundle plus an identity embedding and seeded semantic fields in W and Z."""
+    import json
+    import shutil
+
+    from deepsc.models.identity import IdentityEmbedding
+    from deepsc.models.semantic_field import SemanticFields
+
+    folder = tmp_path_factory.mktemp("bundles") / "tiny-32-fields"
+    shutil.copytree(tiny_bundle, folder)
+    manifest = json.loads((folder / "bundle.json").read_text())
+    torch.manual_seed(1)
+    identity = IdentityEmbedding(width=4, dim=8).eval()
+    manifest["files"]["identity"] = write_weights(folder, "identity", identity.state_dict())
+    for space in ("w", "z"):
+        fields = SemanticFields(space, 16, identity_dim=8, text_dim=8, hidden=16)
+        for field in fields.fields.values():
+            torch.nn.init.normal_(field.base)
+            torch.nn.init.normal_(field.net[-1].weight, std=0.1)
+        manifest["files"][f"semantic_field_{space}"] = write_weights(
+            folder, f"semantic_field_{space}", fields.state_dict()
+        )
+    manifest["name"] = "tiny-32-fields"
+    manifest["identity"] = {"width": 4, "dim": 8}
+    manifest["semantic_field"] = {"text_dim": 8, "hidden": 16}
+    (folder / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def astronaut_path(tmp_path_factory) -> Path:
     """scikit-image's astronaut portrait (public domain) as a PNG file."""
     from skimage import data

@@ -7,7 +7,16 @@ from deepsc.cli import main
 def test_train_every_part_for_a_few_steps(tmp_path, capsys):
     out = tmp_path / "bundle"
     checkpoints = tmp_path / "runs"
-    for part, steps in (("predictor", 2), ("generator", 2), ("editing", 256), ("text", 3), ("encoder", 2)):
+    parts = (
+        ("predictor", 2),
+        ("generator", 2),
+        ("editing", 256),
+        ("text", 3),
+        ("encoder", 2),
+        ("identity", 2),
+        ("field", 1),
+    )
+    for part, steps in parts:
         code = main(
             [
                 "train",
@@ -22,6 +31,7 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
                 str(checkpoints / f"{part}.ckpt"),
                 "--eval-samples",
                 "20",
+                *(["--adversarial-steps", "2"] if part == "generator" else []),
             ]
         )
         assert code == 0, part
@@ -37,12 +47,18 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
         "text_encoder",
         "text_vocab",
         "inversion_encoder",
+        "discriminator",
+        "identity",
+        "semantic_field_w",
+        "semantic_field_z",
     }
-    assert set(manifest["metrics"]) == {"predictor", "generator", "editing", "text", "encoder"}
+    assert set(manifest["metrics"]) == {"predictor", "generator", "editing", "text", "encoder", "identity", "field"}
     assert (out / "MODEL_CARD.md").exists()
     bundle = load_bundle(out)
     assert bundle.text_encoder is not None
     assert bundle.inversion_encoder is not None
+    assert bundle.discriminator is not None and bundle.identity is not None
+    assert set(bundle.fields) == {"w", "z"}
 
 
 def test_training_resumes_from_checkpoint(tmp_path, capsys):

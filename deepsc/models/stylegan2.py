@@ -491,6 +491,10 @@ class Discriminator(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images: (N, 3, size, size) in [-1, 1] → (N, 1) realness scores."""
+        return self.final_linear[1](self.features(images))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """images: (N, 3, size, size) in [-1, 1] → (N, channels[4]) features before the last layer."""
         out = self.convs(images)
         batch, channel, height, width = out.shape
         group = min(batch, self.stddev_group)
@@ -502,4 +506,4 @@ class Discriminator(nn.Module):
         stddev = stddev.repeat(group, 1, height, width)
         out = torch.cat([out, stddev], 1)
         out = self.final_conv(out)
-        return self.final_linear(out.view(batch, -1))
+        return self.final_linear[0](out.view(batch, -1))

@@ -7,6 +7,7 @@ import logging
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -16,16 +17,19 @@ from deepsc.attributes import ATTRIBUTES
 from deepsc.bundle import sha256_of, tensor_shapes, write_manifest, write_weights
 from deepsc.latent_codec import LatentStatistics
 from deepsc.models.predictor import AttributePredictor
-from deepsc.renderer import params_from_latent, render, sample_params
+from deepsc.renderer import IDENTITY_FACTORS, params_from_latent, render, sample_params
 from deepsc.training.common import TrainConfig
+from deepsc.training.field import train_fields
 from deepsc.training.generator import (
     SYNTHETIC_64_CONFIG,
     ParamEmbedding,
     build_generator,
     embedding_directions,
+    train_adversarial,
     train_generator,
     train_mapping,
 )
+from deepsc.training.identity import evaluate_identity, train_identity
 from deepsc.training.inversion_encoder import train_inversion_encoder
 from deepsc.training.model_card import write_model_card
 from deepsc.training.predictor import evaluate_predictor, train_predictor
@@ -34,10 +38,22 @@ from deepsc.training.text import evaluate_text_encoder, train_text_encoder
 logger = logging.getLogger(__name__)
 
 PREDICTOR_CONFIG = {"resolution": 64, "width": 32}
-DEFAULT_STEPS = {"predictor": 2000, "generator": 9000, "editing": 8192, "text": 4000, "encoder": 1500}
+DEFAULT_STEPS = {
+    "predictor": 2000,
+    "generator": 9000,
+    "editing": 8192,
+    "text": 4000,
+    "encoder": 1500,
+    "identity": 1000,
+    "field": 300,
+}
+# Steps of the generator's adversarial fine-tuning after its regression stage.
+DEFAULT_ADVERSARIAL_STEPS = 4000
 # Steps of the mapping-only stage per step of the joint generator training.
 MAPPING_STEPS_PER_STEP = 3
-DEFAULT_BATCH = {"predictor": 64, "generator": 32, "text": 64, "encoder": 64}
+DEFAULT_BATCH = {"predictor": 64, "generator": 32, "text": 64, "encoder": 64, "identity": 32, "field": 24}
+IDENTITY_CONFIG = {"width": 24, "dim": 64}
+FIELD_HIDDEN = 256
 TEXT_ENCODER_CONFIG = {"embed_dim": 64, "hidden": 96}
 
 
@@ -61,7 +77,18 @@ def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
     """Rewrite bundle.json with every weight file now in the folder and the new metrics."""
     previous = json.loads((out / "bundle.json").read_text()) if (out / "bundle.json").exists() else {}
     files = {}
-    for part in ("generator", "param_embedding", "predictor", "editing", "text_encoder", "inversion_encoder"):
+    for part in (
+        "generator",
+        "param_embedding",
+        "discriminator",
+        "predictor",
+        "editing",
+        "text_encoder",
+        "inversion_encoder",
+        "identity",
+        "semantic_field_w",
+        "semantic_field_z",
+    ):
         path = out / f"{part}.safetensors"
         if path.exists():
             files[part] = {
@@ -86,6 +113,8 @@ def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
         extra={
             "metrics": recorded,
             "text_encoder": TEXT_ENCODER_CONFIG,
+            "identity": IDENTITY_CONFIG,
+            "semantic_field": {"text_dim": 4 * TEXT_ENCODER_CONFIG["hidden"], "hidden": FIELD_HIDDEN},
             "side_information": "w: per-dimension mean and std plus the expected norm, stored in editing.safetensors; z: none needed (PixelNorm)",
         },
     )
@@ -113,6 +142,40 @@ def _load_embedding(out: Path) -> ParamEmbedding:
     embedding = ParamEmbedding(SYNTHETIC_64_CONFIG["style_dim"])
     embedding.load_state_dict(load_file(str(path)))
     return embedding.eval()
+
+
+def _train_field(out: Path, latent_space: str, config: TrainConfig):
+    """Train the fields of one latent space from the bundle's other parts."""
+    from deepsc.bundle import load_bundle
+
+    bundle = load_bundle(out, verify=False)
+    if bundle.identity is None:
+        raise FileNotFoundError(
+            f"{out / 'identity.safetensors'} not found; run `deepsc train identity --out {out}` first"
+        )
+    embedding = _load_embedding(out) if (out / "param_embedding.safetensors").exists() else None
+    if latent_space == "w":
+        directions = bundle.directions
+    else:
+        # In Z the renderer reads attribute a off coordinate 21 + a (params_from_latent): half a
+        # unit there is about one degree near the middle of its range.
+        directions = torch.zeros(len(ATTRIBUTES), bundle.latent_size)
+        for i in range(len(ATTRIBUTES)):
+            directions[i, len(IDENTITY_FACTORS) + i] = 0.5
+    return train_fields(
+        config,
+        latent_space,
+        bundle.generator,
+        bundle.predictor,
+        bundle.identity,
+        bundle.latent_stats(latent_space),
+        directions,
+        text_encoder=bundle.text_encoder,
+        text_dim=4 * TEXT_ENCODER_CONFIG["hidden"],
+        discriminator=bundle.discriminator,
+        embedding=embedding,
+        callback=_progress(f"field {latent_space}"),
+    )
 
 
 def _load_generator(out: Path):
@@ -157,12 +220,17 @@ def train_part(
     checkpoint: str | None = None,
     threads: int = 0,
     eval_samples: int | None = None,
+    adversarial_steps: int | None = None,
+    latent_space: str = "both",
 ) -> dict:
     """Train ``part`` into the bundle folder ``out`` and return its measured metrics.
 
     Args:
         eval_samples: size of the evaluation sets of the predictor (default 1200 faces) and the
             generator (default 1000 samples); smaller only for smoke tests.
+        latent_space: field only: train the fields of "w", "z" or "both".
+        adversarial_steps: steps of the generator's adversarial fine-tuning (default 4000; 0
+            skips it and writes no discriminator).
     """
     out.mkdir(parents=True, exist_ok=True)
     steps = steps or DEFAULT_STEPS[part]
@@ -189,13 +257,26 @@ def train_part(
 
         predictor = _load_predictor(out)
         resumed_at = _checkpoint_step(checkpoint_path)
-        generator, embedding = train_generator(config, predictor, load_lpips(), callback=_progress("generator"))
+        lpips_model = load_lpips()
+        generator, embedding = train_generator(config, predictor, lpips_model, callback=_progress("generator"))
+        adversarial_steps = DEFAULT_ADVERSARIAL_STEPS if adversarial_steps is None else adversarial_steps
+        if adversarial_steps > 0:
+            adversarial_config = replace(
+                config,
+                steps=adversarial_steps,
+                checkpoint=checkpoint_path.with_name(checkpoint_path.stem + "-adversarial.ckpt"),
+            )
+            generator, embedding, discriminator = train_adversarial(
+                adversarial_config, generator, embedding, lpips_model, callback=_progress("adversarial")
+            )
+            write_weights(out, "discriminator", discriminator.state_dict())
         mapping_steps = MAPPING_STEPS_PER_STEP * steps
         train_mapping(generator, embedding, mapping_steps, seed=seed, callback=_progress("mapping"))
         write_weights(out, "generator", generator.state_dict())
         write_weights(out, "param_embedding", embedding.state_dict())
         metrics = evaluate_generator(generator, predictor, n=eval_samples or 1000)
         metrics["mapping_steps"] = mapping_steps
+        metrics["adversarial_steps"] = adversarial_steps
         if resumed_at:
             metrics["resumed_at_step"] = resumed_at
     elif part == "editing":
@@ -233,11 +314,29 @@ def train_part(
         encoder_model = train_inversion_encoder(config, generator, stats, _progress("encoder"))
         write_weights(out, "inversion_encoder", encoder_model.state_dict())
         metrics = {"steps": steps}
+    elif part == "identity":
+        model = train_identity(config, _progress("identity"))
+        write_weights(out, "identity", model.state_dict())
+        metrics = {"held_out_faces": eval_samples or 500, **evaluate_identity(model, n=eval_samples or 500)}
+    elif part == "field":
+        metrics = {"steps_per_attribute": steps, "latent_spaces": {}}
+        for space in ("w", "z") if latent_space == "both" else (latent_space,):
+            fields = _train_field(
+                out, space, replace(config, checkpoint=checkpoint_path.with_name(f"field-{space}.ckpt"))
+            )
+            write_weights(out, f"semantic_field_{space}", fields.state_dict())
+            metrics["latent_spaces"][space] = {"seconds": round(time.perf_counter() - started, 1)}
     else:
-        raise ValueError(f"unknown part {part!r}; expected predictor, generator, editing, text or encoder")
+        raise ValueError(
+            f"unknown part {part!r}; expected predictor, generator, editing, text, encoder, identity or field"
+        )
 
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics["command"] = f"deepsc train {part} --out {out} --steps {steps} --seed {seed}"
+    if part == "generator":
+        metrics["command"] += f" --adversarial-steps {metrics['adversarial_steps']}"
+    if part == "field":
+        metrics["command"] += f" --latent-space {latent_space}"
     _update_manifest(out, part, metrics)
     write_model_card(out)
     return metrics

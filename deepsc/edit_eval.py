@@ -1,0 +1,159 @@
+"""``deepsc eval-edit``: how well edits survive the channel, on held-out renderer faces.
+
+Each face is inverted once; the Semantic Editing Module edits the latent at the sender (noiseless
+predictor check), and the same edited latent then crosses an AWGN channel at every evaluated SNR
+(MMSE equaliser, one seeded noise draw per face and SNR). For the received image:
+
+- edit success: the predictor's degree of the edited attribute equals the target degree;
+- identity similarity: cosine similarity of the identity embeddings of the reconstruction
+  (G of the inverted latent, noiseless) and the received edit;
+- other-attribute change: mean absolute change, in degrees, of the four other attributes between
+  the reconstruction and the received edit.
+
+Instructions cover all five attributes in both directions: face i edits attribute i mod 5, up for
+even i // 5 and down for odd (flipped at the ends of the scale), as a change of one or two degrees
+or an absolute target three degrees away.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from deepsc.attributes import ATTRIBUTES, MAX_DEGREE
+from deepsc.bundle import Bundle
+from deepsc.channel import transmit
+from deepsc.editing import EditConfig, SemanticEditor, synthesise
+from deepsc.instruction import EditRequest
+from deepsc.inversion import InversionConfig, invert
+from deepsc.latent_codec import decode_latent, encode_latent
+from deepsc.renderer import render, sample_params
+
+EVAL_SNRS_DB: tuple[float, ...] = (18.0, 6.0, 0.0)
+# Seed of the held-out faces: no training command draws from it.
+EVAL_SEED = 40_000
+
+# Called after each face with (faces done, faces in all).
+EvalProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class EvalSizes:
+    """Set sizes of one evaluation."""
+
+    faces: int = 200
+    inversion_steps: int = 150
+
+
+FULL = EvalSizes()
+QUICK = EvalSizes(faces=10, inversion_steps=10)
+
+
+def eval_request(index: int, current: int) -> EditRequest:
+    """The instruction of face ``index`` given the current degree of its attribute (see module doc)."""
+    attribute = ATTRIBUTES[index % len(ATTRIBUTES)]
+    sign = 1 if (index // len(ATTRIBUTES)) % 2 == 0 else -1
+    if (sign > 0 and current == MAX_DEGREE) or (sign < 0 and current == 0):
+        sign = -sign
+    kind = (index // (2 * len(ATTRIBUTES))) % 3
+    if kind == 0:
+        return EditRequest(attribute, "change", amount=sign)
+    if kind == 1:
+        return EditRequest(attribute, "change", amount=2 * sign)
+    return EditRequest(attribute, "target", degree=max(0, min(MAX_DEGREE, current + 3 * sign)))
+
+
+def evaluate_editing(
+    bundle: Bundle,
+    lpips_model: torch.nn.Module,
+    sizes: EvalSizes = FULL,
+    latent_space: str = "w",
+    snrs_db: tuple[float, ...] = EVAL_SNRS_DB,
+    progress: EvalProgress | None = None,
+) -> dict:
+    """Run the evaluation and return its numbers (the keys of ``deepsc eval-edit --json``)."""
+    started = time.perf_counter()
+    editor = SemanticEditor(
+        bundle.generator,
+        bundle.predictor,
+        bundle.directions,
+        EditConfig(),
+        fields=bundle.fields,
+        identity=bundle.identity,
+    )
+    if latent_space != "w" and not editor.has_field(latent_space):
+        raise ValueError(f"bundle {bundle.name} has no semantic field for latent space {latent_space!r}")
+    params = sample_params(sizes.faces, torch.Generator().manual_seed(EVAL_SEED))
+    faces = render(params, resolution=bundle.resolution, noise_seed=EVAL_SEED)
+    stats = bundle.latent_stats(latent_space)
+    keys = [_key(snr) for snr in snrs_db]
+    success = {key: [] for key in keys}
+    similarity = {key: [] for key in keys}
+    other_change = {key: [] for key in keys}
+    sender_success: list[bool] = []
+    by_attribute = {key: {name: [] for name in ATTRIBUTES} for key in keys}
+
+    for i in range(sizes.faces):
+        target_image = faces[i : i + 1]
+        start = bundle.start_w(target_image) if latent_space == "w" else None
+        inverted = invert(
+            bundle.generator,
+            target_image,
+            lpips_model,
+            InversionConfig(steps=sizes.inversion_steps, latent_space=latent_space),
+            start=start,
+        ).latent.detach()
+        with torch.no_grad():
+            reconstruction = synthesise(bundle.generator, inverted, latent_space)
+            degrees_before = bundle.predictor.predict_degrees(reconstruction)[0]
+        attribute_index = i % len(ATTRIBUTES)
+        request = eval_request(i, int(degrees_before[attribute_index]))
+        edit = editor.edit(inverted, request, latent_space=latent_space, text_embedding=None)
+        sender_success.append(edit.degree_reached == edit.degree_target)
+        symbols = encode_latent(edit.latent.reshape(-1), stats)
+
+        for snr, key in zip(snrs_db, keys, strict=True):
+            received = transmit(symbols, "awgn", snr, seed=EVAL_SEED + i)
+            latent = decode_latent(received.equalised, stats).unsqueeze(0)
+            with torch.no_grad():
+                edited = synthesise(bundle.generator, latent, latent_space)
+                degrees_after = bundle.predictor.predict_degrees(edited)[0]
+                if bundle.identity is not None:
+                    similarity[key].append(float(bundle.identity.similarity(reconstruction, edited)[0]))
+            hit = int(degrees_after[attribute_index]) == edit.degree_target
+            success[key].append(hit)
+            by_attribute[key][request.attribute].append(hit)
+            others = [j for j in range(len(ATTRIBUTES)) if j != attribute_index]
+            other_change[key].append(float((degrees_after[others] - degrees_before[others]).abs().float().mean()))
+        if progress is not None:
+            progress(i + 1, sizes.faces)
+
+    return {
+        "bundle": bundle.name,
+        "latent_space": latent_space,
+        "field": "trained" if editor.has_field(latent_space) else "constant directions",
+        "faces": sizes.faces,
+        "inversion_steps": sizes.inversion_steps,
+        "channel": "awgn",
+        "edit_success": {key: _mean(values) for key, values in success.items()},
+        "identity_similarity": {key: _mean(values) if values else None for key, values in similarity.items()},
+        "other_attribute_change": {key: _mean(values) for key, values in other_change.items()},
+        "edit_success_at_sender": _mean(sender_success),
+        "edit_success_by_attribute": {
+            key: {name: _mean(values) if values else None for name, values in rows.items()}
+            for key, rows in by_attribute.items()
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _key(snr_db: float) -> str:
+    """SNR as a JSON key: "6" for 6.0 dB, "-3.5" for -3.5 dB."""
+    return str(int(snr_db)) if float(snr_db).is_integer() else str(snr_db)
+
+
+def _mean(values: list) -> float:
+    return round(float(sum(values)) / max(len(values), 1), 4)
