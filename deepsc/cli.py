@@ -107,7 +107,7 @@ def _add_train(subparsers) -> None:
         default=None,
         help=(
             "optimiser steps (defaults: predictor 2000, generator 9000, text 4000, encoder 1500, identity 1000, "
-            "field 300 per attribute and latent space; editing: samples, 8192)"
+            "field 250 per attribute and latent space; editing: samples, 8192)"
         ),
     )
     parser.add_argument(

@@ -247,7 +247,7 @@ class EditPipeline:
         started = time.perf_counter()
 
         if self.editor.has_field(space):
-            # The field edits the latent that crosses the channel: W, or Z as the paper states.
+            # The field edits the latent that crosses the channel: W as in Talk-to-Edit, or Z as in Editable-DeepSC.
             edit = self.editor.edit(
                 inverted.latent,
                 request,

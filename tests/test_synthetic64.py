@@ -77,3 +77,44 @@ def test_services_edit_astronaut_adds_glasses(pipeline, astronaut_path):
     assert summary["attribute"] == "eyeglasses"
     assert summary["degree_after"] > summary["degree_before"]
     assert summary["cbr"] <= 1 / 96
+
+
+def test_three_turn_session_through_the_services(pipeline, tmp_path):
+    """A bigger smile, then "a bit more", then glasses: each turn edits the previous result."""
+    import torch
+
+    from deepsc.renderer import render, sample_params
+
+    params = sample_params(1, torch.Generator().manual_seed(11))
+    params = params.with_degree("smile", 1).with_degree("eyeglasses", 0)
+    face = (render(params, noise_seed=0)[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+    path = tmp_path / "face.png"
+    Image.fromarray(face).resize((256, 256), Image.Resampling.NEAREST).save(path)
+
+    with running_services(pipeline) as (base, _settings):
+        with httpx.Client(base_url=base, timeout=30) as client:
+            created = client.post(
+                "/v1/sessions",
+                files={"image": ("face.png", path.read_bytes(), "image/png")},
+                data={"snr_db": "18", "seed": "3"},
+            )
+            assert created.status_code == 201, created.text
+            turns = f"/v1/sessions/{created.json()['id']}/turns"
+            summaries = []
+            for text in ("Give her a bigger smile.", "a bit more", "Put glasses on her."):
+                response = client.post(turns, data={"instruction": text})
+                assert response.status_code == 202, response.text
+                job = wait_for_job(client, f"/v1/edits/{response.json()['id']}")
+                assert job["status"] == "done", job["error"]
+                summaries.append(job["summary"])
+
+    first, second, third = summaries
+    assert first["attribute"] == "smile" and first["degree_target"] > first["degree_before"]
+    assert first["degree_after"] == first["degree_target"]
+    # "a bit more" is one more degree of the previous turn's attribute, from where turn 1 left it.
+    assert second["attribute"] == "smile"
+    assert second["degrees_before"] == first["degrees_at_sender"]
+    assert second["degree_target"] == first["degrees_at_sender"]["smile"] + 1
+    assert second["degree_after"] == second["degree_target"]
+    assert third["attribute"] == "eyeglasses" and third["degrees_before"] == second["degrees_at_sender"]
+    assert third["degree_after"] == third["degree_target"] > 0

@@ -1,6 +1,6 @@
 """Semantic field functions: per attribute, the latent step that raises its degree by one.
 
-As in the paper (Fig. 2), the field of attribute a is a fully connected network of the image
+As in Editable-DeepSC (Yu et al., Fig. 2), the field of attribute a is a fully connected network of the image
 embedding E_I (the identity embedding of the face the latent renders), the text embedding E_T
 (the text semantic encoder's reading of the instruction) and the current latent z':
 

@@ -45,7 +45,7 @@ DEFAULT_STEPS = {
     "text": 4000,
     "encoder": 1500,
     "identity": 1000,
-    "field": 300,
+    "field": 250,
 }
 # Steps of the generator's adversarial fine-tuning after its regression stage.
 DEFAULT_ADVERSARIAL_STEPS = 4000

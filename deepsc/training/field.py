@@ -1,4 +1,4 @@
-"""Train the semantic field functions through the noisy channel (paper eq. 10–13).
+"""Train the semantic field functions through the noisy channel (Editable-DeepSC, eqs. 10–13).
 
 For each attribute a, a batch of faces at known degrees a_i takes one field step, up (target
 a_i + 1) or down (the negative step, target a_i − 1). The stepped latent then crosses the channel
@@ -11,7 +11,7 @@ decode, and
 
 with P the frozen predictor, Id the identity embedding and D the discriminator's unconditional
 score. The λ_keep term (the other attributes stay put) and the small step penalty are additions
-to the paper's loss; the edit success and other-attribute change of ``deepsc eval-edit`` measure
+to the loss of Editable-DeepSC. The edit success and other-attribute change of ``deepsc eval-edit`` measure
 what they buy.
 """
 
@@ -39,7 +39,7 @@ from deepsc.training.common import StepCallback, TrainConfig, load_checkpoint, s
 
 logger = logging.getLogger(__name__)
 
-# SNR range of the training channel, in dB: the evaluation range of the paper's figure.
+# SNR range of the training channel, in dB: the range Editable-DeepSC evaluates over.
 TRAIN_SNR_DB = (-6.0, 18.0)
 
 
