@@ -48,7 +48,8 @@ bundle: install
 	$(BIN)/deepsc train identity --out bundles/synthetic-64
 	$(BIN)/deepsc train field --out bundles/synthetic-64
 	$(BIN)/deepsc bundle report --record
-	$(BIN)/deepsc eval-edit --record
+	$(BIN)/deepsc eval-edit --latent-space w --record
+	$(BIN)/deepsc eval-edit --latent-space z --record
 
 clean:
 	rm -rf $(VENV) runs out

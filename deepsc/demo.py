@@ -19,7 +19,7 @@ from PIL import Image
 
 from deepsc.serve import ServiceGroup
 
-INSTRUCTION = "Give her thick glasses."
+INSTRUCTION = "Give her dark sunglasses."
 OUT = Path("out/demo")
 
 

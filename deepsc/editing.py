@@ -3,7 +3,7 @@
 Target attribute computation turns the parsed instruction and the predictor's current degree into
 an expected degree (``target_attribute``). The semantic field then moves the latent one step at a
 time; after each step the generator renders the latent and the predictor checks the degree. The
-loop stops on a match, on an overshoot (after halving the last step up to ``refinements`` times),
+loop stops on a match, on an overshoot (after bisecting the last step up to ``refinements`` times),
 or after ``max_steps``; output determination returns the latent whose degree came closest to the
 target, the most confident one among equals.
 
@@ -43,12 +43,12 @@ class EditConfig:
         step_size: multiple of the field's step per iteration (a trained field's step is one
             degree); None picks 1.0 for trained fields and 0.25 for constant directions.
         max_steps: iterations before output determination gives up.
-        refinements: halvings of the last step tried after an overshoot.
+        refinements: bisection steps between the last two latents after an overshoot.
     """
 
     step_size: float | None = None
     max_steps: int = 20
-    refinements: int = 2
+    refinements: int = 5
 
 
 @dataclass
@@ -176,12 +176,20 @@ class SemanticEditor:
             candidate = self._evaluate(current + delta, index, target, latent_space)
             images = candidate.images
 
-            # Overshoot: retry with half the step, so a coarse field step can still land.
+            # Overshoot: bisect between the current latent (short of the target) and the stepped
+            # one (past it), so a coarse field step can still land on the target degree.
+            low, high = 0.0, 1.0
             for _ in range(self.config.refinements):
                 if (candidate.degree(index) - target) * sign <= 0:
                     break
-                delta = delta / 2
-                candidate = self._evaluate(current + delta, index, target, latent_space)
+                middle = (low + high) / 2
+                probe = self._evaluate(current + middle * delta, index, target, latent_space)
+                if (probe.degree(index) - target) * sign > 0:
+                    high = middle
+                    best = min(best, probe, key=lambda c: (c.gap, -c.confidence))
+                else:
+                    low = middle
+                    candidate = probe
                 images = candidate.images
 
             best = min(best, candidate, key=lambda c: (c.gap, -c.confidence))

@@ -307,6 +307,15 @@ class EditPipeline:
             after = self.bundle.predictor.predict_degrees(from_uint8(edited, self.device))[0]
         degree_after = int(after[index])
         symbols = int(sender.symbols.numel())
+        # With the average normalisation one latent's power is its squared standardised norm per
+        # value: a latent far from the bundle's training latents is sent with more than P.
+        symbol_power = float(sender.symbols.pow(2).mean())
+        warnings = list(sender.aligned.warnings)
+        if symbol_power > 2.0:
+            warnings.append(
+                f"the latent was sent at {symbol_power:.1f} times the average power P because it lies far from the "
+                "latents the bundle's statistics describe, so the measured SNR is above the nominal one"
+            )
         resolution = self.bundle.resolution
         summary = {
             "instruction": None,
@@ -324,7 +333,8 @@ class EditPipeline:
             "channel_uses": channel_uses(symbols),
             "cbr": cbr(symbols, resolution, resolution),
             "cbr_complex": cbr(channel_uses(symbols), resolution, resolution),
-            "warnings": list(sender.aligned.warnings),
+            "symbol_power": round(symbol_power, 4),
+            "warnings": warnings,
             "timings_s": {key: round(value, 4) for key, value in timings.items()},
             "bundle": self.bundle.name,
         }
