@@ -32,7 +32,8 @@ def test_three_turns_chain_their_latents(services, small_photo_path, space):
         assert created.status_code == 201, created.text
         session = created.json()
         assert created.headers["location"] == f"/v1/sessions/{session['id']}"
-        assert session["inverted"] is False and session["turns"] == []
+        assert session["inverted"] is False
+        assert session["turns"] == []
 
         jobs = []
         for text in ("give her a big smile", "a bit more", "add glasses"):
@@ -47,7 +48,8 @@ def test_three_turns_chain_their_latents(services, small_photo_path, space):
         done = [wait_for_job(client, f"/v1/edits/{job['id']}") for job in jobs]
         assert [job["status"] for job in done] == ["done"] * 3, [job["error"] for job in done]
         summaries = [job["summary"] for job in done]
-        assert all(summary["latent_space"] == space and summary["symbols"] == 16 for summary in summaries)
+        assert all(summary["latent_space"] == space for summary in summaries)
+        assert all(summary["symbols"] == 16 for summary in summaries)
         # Turn n starts from the latent turn n - 1 left at the sender, not from the photo again.
         assert summaries[1]["degrees_before"] == summaries[0]["degrees_at_sender"]
         assert summaries[2]["degrees_before"] == summaries[1]["degrees_at_sender"]
@@ -67,18 +69,21 @@ def test_session_errors(services, small_photo_path, not_an_image):
         assert _open(client, not_an_image).status_code == 415
         assert _open(client, small_photo_path, channel="pigeon").status_code == 422
         missing = client.post("/v1/sessions/nope/turns", data={"instruction": "add glasses"})
-        assert missing.status_code == 404 and "no session" in missing.json()["detail"]
+        assert missing.status_code == 404
+        assert "no session" in missing.json()["detail"]
 
         session = _open(client, small_photo_path).json()
         turns = f"/v1/sessions/{session['id']}/turns"
         # A follow-up needs a previous turn to follow.
         first = client.post(turns, data={"instruction": "a bit more"})
-        assert first.status_code == 422 and "can edit" in first.json()["detail"]
+        assert first.status_code == 422
+        assert "can edit" in first.json()["detail"]
         assert client.post(turns, data={"instruction": ""}).status_code == 422
 
         queued = client.post(turns, data={"instruction": "add a beard"}).json()
         closed = client.delete(f"/v1/sessions/{session['id']}")
-        assert closed.status_code == 200 and closed.json()["closed"] is True
+        assert closed.status_code == 200
+        assert closed.json()["closed"] is True
         final = wait_for_job(client, f"/v1/edits/{queued['id']}")
         assert final["status"] in ("done", "cancelled")
         assert client.get(f"/v1/sessions/{session['id']}").status_code == 404

@@ -114,7 +114,8 @@ def test_three_turn_session_through_the_services(pipeline, tmp_path):
                 summaries.append(job["summary"])
 
     first, second, third = summaries
-    assert first["attribute"] == "smile" and first["degree_target"] > first["degree_before"]
+    assert first["attribute"] == "smile"
+    assert first["degree_target"] > first["degree_before"]
     assert first["degree_after"] == first["degree_target"]
     # "a bit more" is one more degree of the previous turn's attribute, from where turn 1 left it.
     assert second["attribute"] == "smile"
@@ -122,5 +123,6 @@ def test_three_turn_session_through_the_services(pipeline, tmp_path):
     assert second["degree_target"] == first["degrees_at_sender"]["smile"] + 1
     assert second["degrees_at_sender"]["smile"] == second["degree_target"]
     assert second["degree_after"] == second["degree_target"]
-    assert third["attribute"] == "eyeglasses" and third["degrees_before"] == second["degrees_at_sender"]
+    assert third["attribute"] == "eyeglasses"
+    assert third["degrees_before"] == second["degrees_at_sender"]
     assert third["degree_after"] == third["degree_target"] > 0

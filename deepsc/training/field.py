@@ -85,8 +85,10 @@ def text_bank(encoder: TextEncoder | None, text_dim: int, seed: int = 0) -> dict
 def start_latents(
     count: int, latent_space: str, generator: Generator, embedding: torch.nn.Module | None, data_gen: torch.Generator
 ) -> torch.Tensor:
-    """Faces to edit: w of random renderer parameters (through the parameter embedding when the
-    bundle has one, else the mapping network), or random z; (N, D)."""
+    """Return start latents (N, D) to edit: random z, or the w of random renderer parameters.
+
+    A w comes from the parameter embedding when the bundle has one, else from the mapping network.
+    """
     if latent_space == "z":
         return torch.randn(count, generator.style_dim, generator=data_gen)
     if embedding is not None:
@@ -153,7 +155,7 @@ def train_fields(
         rng = random.Random(config.seed * 1_000_003 + step)
         latents = start_latents(config.batch_size, latent_space, generator, embedding, data_gen)
 
-        # Current degrees as the editing loop sees them: the predictor on the rendered latent.
+        # Current degrees as the editing loop reads them: the predictor on the rendered latent.
         with torch.no_grad():
             images = synthesise(generator, latents, latent_space)
             degrees = predictor(images).argmax(-1)  # (N, 5)
