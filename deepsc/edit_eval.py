@@ -1,8 +1,8 @@
 """``deepsc eval-edit``: how well edits survive the channel, on held-out renderer faces.
 
-Each face is inverted once; the Semantic Editing Module edits the latent at the sender (noiseless
-predictor check), and the same edited latent then crosses an AWGN channel at every evaluated SNR
-(MMSE equaliser, one seeded noise draw per face and SNR). For the received image:
+Each face is inverted once. The Semantic Editing Module edits the latent at the sender, where the
+predictor checks it without noise. The same edited latent then crosses an AWGN channel at every
+evaluated SNR, with one seeded noise draw per face and SNR. For the received image:
 
 - edit success: the predictor's degree of the edited attribute equals the target degree;
 - identity similarity: cosine similarity of the identity embeddings of the reconstruction
@@ -54,7 +54,7 @@ QUICK = EvalSizes(faces=10, inversion_steps=10)
 
 
 def eval_request(index: int, current: int) -> EditRequest:
-    """The instruction of face ``index`` given the current degree of its attribute (see module doc)."""
+    """Build the request for face ``index`` from the current degree of its attribute (see module doc)."""
     attribute = ATTRIBUTES[index % len(ATTRIBUTES)]
     sign = 1 if (index // len(ATTRIBUTES)) % 2 == 0 else -1
     if (sign > 0 and current == MAX_DEGREE) or (sign < 0 and current == 0):

@@ -127,7 +127,7 @@ class SemanticEditor:
             raise ValueError("semantic fields need the identity embedding for their E_I input")
 
     def has_field(self, latent_space: str) -> bool:
-        """Whether a trained field edits this latent space (else the constant W directions)."""
+        """Return True when a trained field edits this latent space (else the constant W directions do)."""
         return latent_space in self.fields
 
     def edit(

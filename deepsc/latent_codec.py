@@ -115,7 +115,7 @@ def prior_estimate(observed: torch.Tensor, noise_variance: torch.Tensor, stats: 
 def estimate_latent(
     frames: list[NoisyFrame], stats: LatentStatistics, power: float = 1.0, equaliser: str = "mmse"
 ) -> torch.Tensor:
-    """The receiver's estimate (D,) of the sent latent from its noisy frames.
+    """Estimate the sent latent (D,) from its noisy frames, as the receiver does.
 
     With the ``average`` normalisation and the MMSE equaliser, the zero-forced values and their
     noise variances σ²/|h|² per frame feed ``prior_estimate``; otherwise each frame is equalised
@@ -157,8 +157,8 @@ def awgn_round_trip(
     """Latents (N, D) as the receiver restores them after an AWGN channel, differentiably.
 
     The same steps as ``encode_latent``, the channel and ``estimate_latent`` with the MMSE
-    equaliser, batched with one SNR per row, so a training loss sees the latent the receiver
-    will see. snr_db: (N,) in dB.
+    equaliser, batched with one SNR per row, so a training loss gets the latent the receiver
+    will decode. snr_db: (N,) in dB.
     """
     symbols = encode_latents(latents, stats, power)
     variance = (power / 10.0 ** (snr_db / 10.0)).to(symbols).unsqueeze(1)  # (N, 1) σ² per real value

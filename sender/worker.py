@@ -207,7 +207,9 @@ class EditWorker:
         job.images["edited"] = response.result.edited_png
         if session is not None:
             # Only a delivered turn moves the session on; a failed one leaves the latent as it was.
-            session.face = replace(session.face, latent=sender.latent, seconds=0.0)
+            # A session closed while this turn was on the channel has dropped its face: keep it so.
+            if session.face is not None:
+                session.face = replace(session.face, latent=sender.latent, seconds=0.0)
             session.updated_at = time.time()
             summary["session"] = {"id": session.id, "turn": job.turn}
         job.update(status="done", stage="done", step=1, total=1, summary=summary)

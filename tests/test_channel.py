@@ -111,7 +111,7 @@ def _low_rank_latents(n: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, 6, generator=gen) @ mixing + 0.05 * torch.randn(n, 32, generator=gen) + 1.0
 
 
-def test_average_normalisation_has_power_p_over_the_latent_distribution():
+def test_average_normalisation_mean_power():
     latents = _low_rank_latents(8192)
     stats = LatentStatistics.estimate(latents)
     assert stats.normalisation == "average"

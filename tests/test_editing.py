@@ -132,7 +132,7 @@ def test_follow_up_changes_the_previous_attribute(text, amount):
     assert parse_follow_up(text, previous) == EditRequest("smile", "change", amount=amount)
 
 
-def test_follow_up_again_repeats_a_change_and_nonsense_is_rejected():
+def test_follow_up_again_and_nonsense():
     previous = EditRequest("beard", "change", amount=-2)
     assert parse_follow_up("again", previous) == previous
     with pytest.raises(InstructionError, match="follow-up"):

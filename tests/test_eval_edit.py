@@ -39,7 +39,9 @@ def test_eval_edit_json_and_record(tiny_field_bundle, tmp_path, capsys):
         )
         assert code == 0
         result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-        assert result["faces"] == 5 and result["latent_space"] == space and result["field"] == "trained"
+        assert result["faces"] == 5
+        assert result["latent_space"] == space
+        assert result["field"] == "trained"
         for key in ("edit_success", "identity_similarity", "other_attribute_change"):
             assert set(result[key]) == {"18", "6", "0"}
         assert all(0.0 <= value <= 1.0 for value in result["edit_success"].values())

@@ -51,7 +51,7 @@ class SemanticField(nn.Module):
 class SemanticFields(nn.Module):
     """The five fields of one latent space, with the statistics that standardise their latent.
 
-    Inputs and outputs are in the latent's own units; internally the latent is standardised by
+    Inputs and outputs are in the latent's own units. Internally the latent is standardised by
     ``mean`` and ``std`` (per dimension), so one set of widths suits W and Z alike.
 
     Args:

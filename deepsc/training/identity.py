@@ -17,7 +17,7 @@ _TARGET_COLUMNS = [IDENTITY_FACTORS.index(name) for name in IDENTITY_TARGETS]
 
 
 def _resample_attributes(params: FaceParams, generator: torch.Generator) -> FaceParams:
-    """The same identities with fresh, independent degrees (and the same pose)."""
+    """Return the same identities (and pose) with fresh, independent degrees."""
     fresh = sample_params(len(params), generator)
     return FaceParams(identity=params.identity, degrees=fresh.degrees)
 
@@ -25,7 +25,7 @@ def _resample_attributes(params: FaceParams, generator: torch.Generator) -> Face
 def train_identity(config: TrainConfig, callback: StepCallback | None = None) -> IdentityEmbedding:
     """Train the embedding to regress the identity factors and to ignore the attributes.
 
-    Each step renders every identity twice, with independent degrees; the loss is the squared
+    Each step renders every identity twice, with independent degrees. The loss is the squared
     error of the factor head on both renders plus 1 − cosine similarity between the two
     embeddings, so glasses, beard or age do not move the embedding.
     """
