@@ -25,7 +25,14 @@ from sender.grpc_api import serve_edit_api
 from sender.jobs import FINAL_STATUSES, Job, JobStore
 from sender.metrics import SenderMetrics
 from sender.sessions import Session, SessionStore
-from sender.submission import EditSubmission, SubmissionError, accept_edit, accept_session, accept_turn
+from sender.submission import (
+    EditSubmission,
+    SubmissionError,
+    accept_edit,
+    accept_session,
+    accept_turn,
+    close_session,
+)
 from sender.transport import ChannelClient
 from sender.worker import EditWorker
 
@@ -352,24 +359,11 @@ def create_app(
         return job.to_dict()
 
     @app.delete("/v1/sessions/{session_id}", tags=["sessions"])
-    def close_session(
+    def delete_session(
         session: Annotated[Session, Depends(get_session)], current: Annotated[SenderState, Depends(get_state)]
     ) -> dict:
         """Close the session: unfinished turns are cancelled and its latent is forgotten."""
-        with session.lock:
-            session.closed = True
-        for job_id in session.turns:
-            job = current.jobs.get(job_id)
-            if job is not None and not job.finished:
-                if current.worker is not None:
-                    current.worker.cancel(job)
-                else:
-                    job.cancel.set()
-        current.sessions.remove(session.id)
-        logger.info("session %s closed after %d turns", session.id, len(session.turns))
-        body = session.to_dict(current.jobs)
-        session.face = None
-        return body
+        return close_session(current, session)
 
     @app.get("/metrics", tags=["health"], response_class=Response)
     def metrics(current: Annotated[SenderState, Depends(get_state)]) -> Response:

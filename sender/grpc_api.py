@@ -12,7 +12,15 @@ from deepsc.grpc_server import abort
 from deepsc.request_context import request_id_from_metadata, request_id_var
 from deepsc.v1 import editing_pb2, editing_pb2_grpc
 from sender.jobs import FINAL_STATUSES, Job
-from sender.submission import EditSubmission, SubmissionError, accept_edit
+from sender.sessions import Session
+from sender.submission import (
+    EditSubmission,
+    SubmissionError,
+    accept_edit,
+    accept_session,
+    accept_turn,
+    close_session,
+)
 
 logger = logging.getLogger("deepsc.sender")
 
@@ -40,6 +48,17 @@ def job_message(job: Job) -> editing_pb2.EditJob:
         total=job.total,
         error=job.error or "",
         summary_json=json.dumps(job.summary) if job.summary is not None else "",
+    )
+
+
+def session_message(session: Session, body: dict) -> editing_pb2.EditSession:
+    """The gRPC form of a session; ``body`` is its REST form (``Session.to_dict``)."""
+    return editing_pb2.EditSession(
+        id=session.id,
+        inverted=body["inverted"],
+        closed=body["closed"],
+        turn_job_ids=[turn["job_id"] for turn in body["turns"]],
+        session_json=json.dumps(body),
     )
 
 
@@ -73,6 +92,11 @@ class EditServicer(editing_pb2_grpc.EditServiceServicer):
         finally:
             request_id_var.reset(token)
 
+        yield from self._follow(job, context)
+
+    def _follow(self, job: Job, context: grpc.ServicerContext):
+        """Stream a job's progress events until it ends, with the images on "done"."""
+
         # A client that disconnects before the end cancels its job, because no one else can collect it.
         def on_done() -> None:
             if not job.finished and self.state.worker is not None:
@@ -102,6 +126,58 @@ class EditServicer(editing_pb2_grpc.EditServiceServicer):
                 )
             yield editing_pb2.EditEvent(event=job.status, job=job_message(job), images=images)
             return
+
+    def CreateSession(
+        self, request: editing_pb2.CreateSessionRequest, context: grpc.ServicerContext
+    ) -> editing_pb2.EditSession:
+        submission = EditSubmission(
+            image=request.image,
+            instruction="",
+            snr_db=request.snr_db if request.HasField("snr_db") else 6.0,
+            channel=request.channel or "awgn",
+            seed=request.seed if request.HasField("seed") else 0,
+            latent_space=request.latent_space or "w",
+        )
+        try:
+            session = accept_session(self.state, submission)
+        except SubmissionError as error:
+            abort(context, SUBMISSION_CODES[error.kind], str(error))
+        logger.info("session %s opened over gRPC", session.id)
+        return session_message(session, session.to_dict(self.state.jobs))
+
+    def EditTurn(self, request: editing_pb2.SessionTurnRequest, context: grpc.ServicerContext):
+        session = self._session(request.session_id, context)
+        rid = request_id_from_metadata(context.invocation_metadata())
+        token = request_id_var.set(rid)
+        try:
+            seed = request.seed if request.HasField("seed") else None
+            try:
+                job = accept_turn(self.state, session, request.instruction, seed, rid if rid != "-" else "")
+            except SubmissionError as error:
+                code = grpc.StatusCode.FAILED_PRECONDITION if session.closed else SUBMISSION_CODES[error.kind]
+                abort(context, code, str(error))
+            logger.info("session %s: turn %d queued over gRPC as job %s", session.id, job.turn, job.id)
+        finally:
+            request_id_var.reset(token)
+        yield from self._follow(job, context)
+
+    def GetSession(
+        self, request: editing_pb2.GetSessionRequest, context: grpc.ServicerContext
+    ) -> editing_pb2.EditSession:
+        session = self._session(request.session_id, context)
+        return session_message(session, session.to_dict(self.state.jobs))
+
+    def CloseSession(
+        self, request: editing_pb2.CloseSessionRequest, context: grpc.ServicerContext
+    ) -> editing_pb2.EditSession:
+        session = self._session(request.session_id, context)
+        return session_message(session, close_session(self.state, session))
+
+    def _session(self, session_id: str, context: grpc.ServicerContext) -> Session:
+        session = self.state.sessions.get(session_id)
+        if session is None:
+            abort(context, grpc.StatusCode.NOT_FOUND, f"no session with id {session_id!r}")
+        return session
 
     def GetEdit(self, request: editing_pb2.GetEditRequest, context: grpc.ServicerContext) -> editing_pb2.EditJob:
         job = self.state.jobs.get(request.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, replace
 
@@ -12,6 +13,8 @@ from deepsc.pipeline import LATENT_SPACES, EditOptions
 from sender.jobs import Job
 from sender.sessions import Session
 from sender.worker import QueueFull
+
+logger = logging.getLogger("deepsc.sender")
 
 
 class SubmissionError(Exception):
@@ -104,6 +107,27 @@ def accept_session(state, submission: EditSubmission) -> Session:
     _check_options(submission)
     _check_ready(state)
     return state.sessions.create(submission.image, _options(state, submission))
+
+
+def close_session(state, session: Session) -> dict:
+    """Close a session: cancel its unfinished turns, forget its latent, and return its last state.
+
+    The REST and gRPC APIs both close sessions here, so a turn still running ends cancelled.
+    """
+    with session.lock:
+        session.closed = True
+    for job_id in session.turns:
+        job = state.jobs.get(job_id)
+        if job is not None and not job.finished:
+            if state.worker is not None:
+                state.worker.cancel(job)
+            else:
+                job.cancel.set()
+    state.sessions.remove(session.id)
+    logger.info("session %s closed after %d turns", session.id, len(session.turns))
+    body = session.to_dict(state.jobs)
+    session.face = None
+    return body
 
 
 def accept_turn(state, session: Session, instruction: str, seed: int | None = None, request_id: str = "") -> Job:

@@ -1,11 +1,15 @@
 """Multi-turn sessions over the three services: each turn edits the latent the previous one left."""
 
+import json
+
+import grpc
 import httpx
 import pytest
 
 from deepsc.bundle import load_bundle
 from deepsc.metrics.lpips import load_lpips
 from deepsc.pipeline import EditPipeline
+from deepsc.v1 import editing_pb2, editing_pb2_grpc
 from tests.services import running_services, wait_for_job
 
 
@@ -88,3 +92,47 @@ def test_session_errors(services, small_photo_path, not_an_image):
         assert final["status"] in ("done", "cancelled")
         assert client.get(f"/v1/sessions/{session['id']}").status_code == 404
         assert client.post(turns, data={"instruction": "add glasses"}).status_code == 404
+
+
+def test_grpc_session_chains_turns_and_closes(services, small_photo_path, not_an_image):
+    _, settings = services
+    with grpc.insecure_channel(f"127.0.0.1:{settings.sender_grpc_port}") as channel:
+        stub = editing_pb2_grpc.EditServiceStub(channel)
+        session = stub.CreateSession(
+            editing_pb2.CreateSessionRequest(image=small_photo_path.read_bytes(), snr_db=12, seed=3, latent_space="z")
+        )
+        assert session.inverted is False
+        assert list(session.turn_job_ids) == []
+
+        summaries = []
+        for text in ("give her a big smile", "a bit more"):
+            events = list(stub.EditTurn(editing_pb2.SessionTurnRequest(session_id=session.id, instruction=text)))
+            assert [event.event for event in events[:-1]] == ["progress"] * (len(events) - 1)
+            assert events[-1].event == "done", events[-1].job.error
+            assert events[-1].images.edited.startswith(b"\x89PNG")
+            summaries.append(json.loads(events[-1].job.summary_json))
+        # The second turn edits the latent the first one left, without inverting again.
+        assert summaries[1]["degrees_before"] == summaries[0]["degrees_at_sender"]
+        assert summaries[1]["timings_s"]["inversion"] == 0
+        assert all(summary["latent_space"] == "z" for summary in summaries)
+
+        state = stub.GetSession(editing_pb2.GetSessionRequest(session_id=session.id))
+        assert state.inverted is True
+        assert len(state.turn_job_ids) == 2
+        assert stub.GetEdit(editing_pb2.GetEditRequest(id=state.turn_job_ids[1])).status == "done"
+        assert json.loads(state.session_json)["options"]["seed"] == 3
+
+        closed = stub.CloseSession(editing_pb2.CloseSessionRequest(session_id=session.id))
+        assert closed.closed is True
+        with pytest.raises(grpc.RpcError) as error:
+            list(stub.EditTurn(editing_pb2.SessionTurnRequest(session_id=session.id, instruction="add glasses")))
+        assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+        with pytest.raises(grpc.RpcError) as error:
+            stub.CreateSession(editing_pb2.CreateSessionRequest(image=not_an_image.read_bytes()))
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        fresh = stub.CreateSession(editing_pb2.CreateSessionRequest(image=small_photo_path.read_bytes()))
+        with pytest.raises(grpc.RpcError) as error:
+            list(stub.EditTurn(editing_pb2.SessionTurnRequest(session_id=fresh.id, instruction="a bit more")))
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "can edit" in error.value.details()

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x65\x65psc/v1/editing.proto\x12\tdeepsc.v1\"\x9a\x01\n\x11SubmitEditRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x13\n\x0binstruction\x18\x02 \x01(\t\x12\x13\n\x06snr_db\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x01\x88\x01\x01\x12\x14\n\x0clatent_space\x18\x06 \x01(\tB\t\n\x07_snr_dbB\x07\n\x05_seed\"v\n\x07\x45\x64itJob\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x0c\n\x04step\x18\x04 \x01(\r\x12\r\n\x05total\x18\x05 \x01(\r\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x14\n\x0csummary_json\x18\x07 \x01(\t\"F\n\nEditImages\x12\x10\n\x08original\x18\x01 \x01(\x0c\x12\x16\n\x0ereconstruction\x18\x02 \x01(\x0c\x12\x0e\n\x06\x65\x64ited\x18\x03 \x01(\x0c\"b\n\tEditEvent\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x1f\n\x03job\x18\x02 \x01(\x0b\x32\x12.deepsc.v1.EditJob\x12%\n\x06images\x18\x03 \x01(\x0b\x32\x15.deepsc.v1.EditImages\"\x1c\n\x0eGetEditRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1f\n\x11\x43\x61ncelEditRequest\x12\n\n\x02id\x18\x01 \x01(\t2\xcb\x01\n\x0b\x45\x64itService\x12\x42\n\nSubmitEdit\x12\x1c.deepsc.v1.SubmitEditRequest\x1a\x14.deepsc.v1.EditEvent0\x01\x12\x38\n\x07GetEdit\x12\x19.deepsc.v1.GetEditRequest\x1a\x12.deepsc.v1.EditJob\x12>\n\nCancelEdit\x12\x1c.deepsc.v1.CancelEditRequest\x1a\x12.deepsc.v1.EditJobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x65\x65psc/v1/editing.proto\x12\tdeepsc.v1\"\x9a\x01\n\x11SubmitEditRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x13\n\x0binstruction\x18\x02 \x01(\t\x12\x13\n\x06snr_db\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x01\x88\x01\x01\x12\x14\n\x0clatent_space\x18\x06 \x01(\tB\t\n\x07_snr_dbB\x07\n\x05_seed\"v\n\x07\x45\x64itJob\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x0c\n\x04step\x18\x04 \x01(\r\x12\r\n\x05total\x18\x05 \x01(\r\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x14\n\x0csummary_json\x18\x07 \x01(\t\"F\n\nEditImages\x12\x10\n\x08original\x18\x01 \x01(\x0c\x12\x16\n\x0ereconstruction\x18\x02 \x01(\x0c\x12\x0e\n\x06\x65\x64ited\x18\x03 \x01(\x0c\"b\n\tEditEvent\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x1f\n\x03job\x18\x02 \x01(\x0b\x32\x12.deepsc.v1.EditJob\x12%\n\x06images\x18\x03 \x01(\x0b\x32\x15.deepsc.v1.EditImages\"\x1c\n\x0eGetEditRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1f\n\x11\x43\x61ncelEditRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x88\x01\n\x14\x43reateSessionRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x13\n\x06snr_db\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x01\x88\x01\x01\x12\x14\n\x0clatent_space\x18\x05 \x01(\tB\t\n\x07_snr_dbB\x07\n\x05_seed\"g\n\x0b\x45\x64itSession\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08inverted\x18\x02 \x01(\x08\x12\x0e\n\x06\x63losed\x18\x03 \x01(\x08\x12\x14\n\x0cturn_job_ids\x18\x04 \x03(\t\x12\x14\n\x0csession_json\x18\x05 \x01(\t\"Y\n\x12SessionTurnRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x13\n\x0binstruction\x18\x02 \x01(\t\x12\x11\n\x04seed\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x07\n\x05_seed\"\'\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t2\xe4\x03\n\x0b\x45\x64itService\x12\x42\n\nSubmitEdit\x12\x1c.deepsc.v1.SubmitEditRequest\x1a\x14.deepsc.v1.EditEvent0\x01\x12\x38\n\x07GetEdit\x12\x19.deepsc.v1.GetEditRequest\x1a\x12.deepsc.v1.EditJob\x12>\n\nCancelEdit\x12\x1c.deepsc.v1.CancelEditRequest\x1a\x12.deepsc.v1.EditJob\x12H\n\rCreateSession\x12\x1f.deepsc.v1.CreateSessionRequest\x1a\x16.deepsc.v1.EditSession\x12\x41\n\x08\x45\x64itTurn\x12\x1d.deepsc.v1.SessionTurnRequest\x1a\x14.deepsc.v1.EditEvent0\x01\x12\x42\n\nGetSession\x12\x1c.deepsc.v1.GetSessionRequest\x1a\x16.deepsc.v1.EditSession\x12\x46\n\x0c\x43loseSession\x12\x1e.deepsc.v1.CloseSessionRequest\x1a\x16.deepsc.v1.EditSessionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETEDITREQUEST']._serialized_end=515
   _globals['_CANCELEDITREQUEST']._serialized_start=517
   _globals['_CANCELEDITREQUEST']._serialized_end=548
-  _globals['_EDITSERVICE']._serialized_start=551
-  _globals['_EDITSERVICE']._serialized_end=754
+  _globals['_CREATESESSIONREQUEST']._serialized_start=551
+  _globals['_CREATESESSIONREQUEST']._serialized_end=687
+  _globals['_EDITSESSION']._serialized_start=689
+  _globals['_EDITSESSION']._serialized_end=792
+  _globals['_SESSIONTURNREQUEST']._serialized_start=794
+  _globals['_SESSIONTURNREQUEST']._serialized_end=883
+  _globals['_GETSESSIONREQUEST']._serialized_start=885
+  _globals['_GETSESSIONREQUEST']._serialized_end=924
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=926
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=967
+  _globals['_EDITSERVICE']._serialized_start=970
+  _globals['_EDITSERVICE']._serialized_end=1454
 # @@protoc_insertion_point(module_scope)

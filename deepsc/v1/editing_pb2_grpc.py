@@ -49,6 +49,26 @@ class EditServiceStub:
                 request_serializer=deepsc_dot_v1_dot_editing__pb2.CancelEditRequest.SerializeToString,
                 response_deserializer=deepsc_dot_v1_dot_editing__pb2.EditJob.FromString,
                 _registered_method=True)
+        self.CreateSession = channel.unary_unary(
+                '/deepsc.v1.EditService/CreateSession',
+                request_serializer=deepsc_dot_v1_dot_editing__pb2.CreateSessionRequest.SerializeToString,
+                response_deserializer=deepsc_dot_v1_dot_editing__pb2.EditSession.FromString,
+                _registered_method=True)
+        self.EditTurn = channel.unary_stream(
+                '/deepsc.v1.EditService/EditTurn',
+                request_serializer=deepsc_dot_v1_dot_editing__pb2.SessionTurnRequest.SerializeToString,
+                response_deserializer=deepsc_dot_v1_dot_editing__pb2.EditEvent.FromString,
+                _registered_method=True)
+        self.GetSession = channel.unary_unary(
+                '/deepsc.v1.EditService/GetSession',
+                request_serializer=deepsc_dot_v1_dot_editing__pb2.GetSessionRequest.SerializeToString,
+                response_deserializer=deepsc_dot_v1_dot_editing__pb2.EditSession.FromString,
+                _registered_method=True)
+        self.CloseSession = channel.unary_unary(
+                '/deepsc.v1.EditService/CloseSession',
+                request_serializer=deepsc_dot_v1_dot_editing__pb2.CloseSessionRequest.SerializeToString,
+                response_deserializer=deepsc_dot_v1_dot_editing__pb2.EditSession.FromString,
+                _registered_method=True)
 
 
 class EditServiceServicer:
@@ -75,6 +95,34 @@ class EditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSession(self, request, context):
+        """Open a multi-turn session on one face.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditTurn(self, request, context):
+        """Queue the session's next turn and receive its events, as SubmitEdit does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSession(self, request, context):
+        """The session's state and turns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseSession(self, request, context):
+        """Close the session: unfinished turns are cancelled and its latent is forgotten.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +140,26 @@ def add_EditServiceServicer_to_server(servicer, server):
                     servicer.CancelEdit,
                     request_deserializer=deepsc_dot_v1_dot_editing__pb2.CancelEditRequest.FromString,
                     response_serializer=deepsc_dot_v1_dot_editing__pb2.EditJob.SerializeToString,
+            ),
+            'CreateSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSession,
+                    request_deserializer=deepsc_dot_v1_dot_editing__pb2.CreateSessionRequest.FromString,
+                    response_serializer=deepsc_dot_v1_dot_editing__pb2.EditSession.SerializeToString,
+            ),
+            'EditTurn': grpc.unary_stream_rpc_method_handler(
+                    servicer.EditTurn,
+                    request_deserializer=deepsc_dot_v1_dot_editing__pb2.SessionTurnRequest.FromString,
+                    response_serializer=deepsc_dot_v1_dot_editing__pb2.EditEvent.SerializeToString,
+            ),
+            'GetSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSession,
+                    request_deserializer=deepsc_dot_v1_dot_editing__pb2.GetSessionRequest.FromString,
+                    response_serializer=deepsc_dot_v1_dot_editing__pb2.EditSession.SerializeToString,
+            ),
+            'CloseSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseSession,
+                    request_deserializer=deepsc_dot_v1_dot_editing__pb2.CloseSessionRequest.FromString,
+                    response_serializer=deepsc_dot_v1_dot_editing__pb2.EditSession.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +243,114 @@ class EditService:
             '/deepsc.v1.EditService/CancelEdit',
             deepsc_dot_v1_dot_editing__pb2.CancelEditRequest.SerializeToString,
             deepsc_dot_v1_dot_editing__pb2.EditJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/deepsc.v1.EditService/CreateSession',
+            deepsc_dot_v1_dot_editing__pb2.CreateSessionRequest.SerializeToString,
+            deepsc_dot_v1_dot_editing__pb2.EditSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EditTurn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/deepsc.v1.EditService/EditTurn',
+            deepsc_dot_v1_dot_editing__pb2.SessionTurnRequest.SerializeToString,
+            deepsc_dot_v1_dot_editing__pb2.EditEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/deepsc.v1.EditService/GetSession',
+            deepsc_dot_v1_dot_editing__pb2.GetSessionRequest.SerializeToString,
+            deepsc_dot_v1_dot_editing__pb2.EditSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/deepsc.v1.EditService/CloseSession',
+            deepsc_dot_v1_dot_editing__pb2.CloseSessionRequest.SerializeToString,
+            deepsc_dot_v1_dot_editing__pb2.EditSession.FromString,
             options,
             channel_credentials,
             insecure,
