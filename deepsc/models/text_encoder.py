@@ -52,11 +52,19 @@ class TextEncoder(nn.Module):
         self.degree_head = nn.Linear(4 * hidden, 6)
         self.amount_head = nn.Linear(4 * hidden, len(AMOUNTS))
 
-    def encode_tokens(self, texts: list[str]) -> torch.Tensor:
-        """Token ids (N, T), padded with 0; an empty text becomes one ``<unk>``."""
-        rows = [[self.index.get(token, 1) for token in tokenize(text)] or [1] for text in texts]
+    def token_rows(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, unpadded; an empty text becomes one ``<unk>``."""
+        return [[self.index.get(token, 1) for token in tokenize(text)] or [1] for text in texts]
+
+    @staticmethod
+    def pad_rows(rows: list[list[int]]) -> torch.Tensor:
+        """Stack token rows into (N, T), padded with 0."""
         length = max(len(row) for row in rows)
         return torch.tensor([row + [0] * (length - len(row)) for row in rows], dtype=torch.long)
+
+    def encode_tokens(self, texts: list[str]) -> torch.Tensor:
+        """Token ids (N, T), padded with 0; an empty text becomes one ``<unk>``."""
+        return self.pad_rows(self.token_rows(texts))
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """E_T: mean and max of the BiLSTM states over the real tokens, (N, 4·hidden)."""

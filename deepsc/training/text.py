@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 
 import torch
@@ -10,12 +11,25 @@ import torch.nn.functional as F
 
 from deepsc.corpus import NONE_ATTRIBUTE, Instruction, generate_corpus
 from deepsc.instruction import InstructionError
-from deepsc.models.text_encoder import AMOUNTS, ATTRIBUTE_CLASSES, MODES, PAD, UNK, TextEncoder, tokenize
+from deepsc.models.text_encoder import (
+    AMOUNTS,
+    ATTRIBUTE_CLASSES,
+    MAX_TOKENS,
+    MODES,
+    PAD,
+    UNK,
+    TextEncoder,
+    tokenize,
+)
 from deepsc.training.common import StepCallback, TrainConfig, load_checkpoint, save_checkpoint, setup_threads
 
 logger = logging.getLogger(__name__)
 
+# Augmentation of the training sentences: the held-out templates differ in their frame words, so
+# the encoder learns to read the request when words are hidden (<unk>), dropped or inserted.
 WORD_DROPOUT = 0.25
+WORD_DELETION = 0.1
+WORD_INSERTION = 0.15
 
 
 def build_vocab(corpus: list[Instruction]) -> list[str]:
@@ -25,6 +39,17 @@ def build_vocab(corpus: list[Instruction]) -> list[str]:
         for token in tokenize(item.text):
             counts[token] = counts.get(token, 0) + 1
     return [PAD, UNK, *sorted(counts, key=lambda token: (-counts[token], token))]
+
+
+def _augment(tokens: list[int], vocab_size: int, rng: random.Random) -> list[int]:
+    """Delete a few words and insert random vocabulary words; the request words stay readable often enough."""
+    kept = [token for token in tokens if rng.random() >= WORD_DELETION] or tokens[:1]
+    out: list[int] = []
+    for token in kept:
+        if rng.random() < WORD_INSERTION:
+            out.append(rng.randrange(2, vocab_size))
+        out.append(token)
+    return out[:MAX_TOKENS]
 
 
 def _targets(batch: list[Instruction]) -> dict[str, torch.Tensor]:
@@ -61,12 +86,19 @@ def train_text_encoder(config: TrainConfig, callback: StepCallback | None = None
         optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
+    # Cosine decay to zero over the whole run; a resumed run continues on the same curve.
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, config.steps) / config.steps))
+    )
+    for _ in range(start):
+        schedule.step()
 
     model.train()
     for step in range(start, config.steps):
         rng = random.Random(config.seed * 1_000_003 + step)
         batch = rng.sample(corpus, config.batch_size)
-        tokens = model.encode_tokens([item.text for item in batch])
+        rows = [_augment(row, len(model.vocab), rng) for row in model.token_rows([item.text for item in batch])]
+        tokens = model.pad_rows(rows)
         dropped = (torch.rand(tokens.shape, generator=torch.Generator().manual_seed(step)) < WORD_DROPOUT) & (
             tokens > 1
         )
@@ -85,6 +117,7 @@ def train_text_encoder(config: TrainConfig, callback: StepCallback | None = None
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        schedule.step()
 
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             save_checkpoint(
