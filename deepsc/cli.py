@@ -162,6 +162,11 @@ def _add_eval_edit(subparsers) -> None:
     parser.add_argument(
         "--faces", type=int, default=None, help="held-out renderer faces (default 200; 10 with --quick)"
     )
+    parser.add_argument(
+        "--no-channel-aware",
+        action="store_true",
+        help="edit once for every SNR, without simulating the channel at the sender (as Editable-DeepSC does)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--quick", action="store_true", help="tiny sets, for tests; the numbers are only a smoke check")
     parser.add_argument(
@@ -435,7 +440,14 @@ def run_eval_edit(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        results = evaluate_editing(bundle, lpips_model, sizes, latent_space=args.latent_space, progress=progress)
+        results = evaluate_editing(
+            bundle,
+            lpips_model,
+            sizes,
+            latent_space=args.latent_space,
+            progress=progress,
+            channel_aware=not args.no_channel_aware,
+        )
     except ValueError as error:
         raise CliError(str(error)) from None
     finally:

@@ -1,8 +1,11 @@
 """``deepsc eval-edit``: how well edits survive the channel, on held-out renderer faces.
 
 Each face is inverted once. The Semantic Editing Module edits the latent at the sender, where the
-predictor checks it without noise. The same edited latent then crosses an AWGN channel at every
-evaluated SNR, with one seeded noise draw per face and SNR. For the received image:
+predictor checks it without noise. With ``channel_aware`` (the default, as the services do), the
+sender knows the SNR of the job and edits once per evaluated SNR, letting output determination
+simulate that channel; otherwise one edit serves every SNR. The edited latent crosses an AWGN
+channel with one seeded noise draw per face and SNR, independent of the sender's simulation. For
+the received image:
 
 - edit success: the predictor's degree of the edited attribute equals the target degree;
 - identity similarity: cosine similarity of the identity embeddings of the reconstruction
@@ -27,7 +30,7 @@ from deepsc.attributes import ATTRIBUTES, MAX_DEGREE
 from deepsc.bundle import Bundle
 from deepsc.channel import transmit
 from deepsc.corpus import generate_corpus
-from deepsc.editing import EditConfig, SemanticEditor, synthesise
+from deepsc.editing import EditConfig, SemanticEditor, SimulatedChannel, synthesise
 from deepsc.instruction import EditRequest
 from deepsc.inversion import InversionConfig, invert
 from deepsc.latent_codec import encode_latent, estimate_latent
@@ -95,6 +98,7 @@ def evaluate_editing(
     latent_space: str = "w",
     snrs_db: tuple[float, ...] = EVAL_SNRS_DB,
     progress: EvalProgress | None = None,
+    channel_aware: bool = True,
 ) -> dict:
     """Run the evaluation and return its numbers (the keys of ``deepsc eval-edit --json``)."""
     started = time.perf_counter()
@@ -135,11 +139,14 @@ def evaluate_editing(
         attribute_index = i % len(ATTRIBUTES)
         request = eval_request(i, int(degrees_before[attribute_index]))
         text = bundle.text_embedding(_phrasing(phrasings, request, i))
-        edit = editor.edit(inverted, request, latent_space=latent_space, text_embedding=text)
-        sender_success.append(edit.degree_reached == edit.degree_target)
-        symbols = encode_latent(edit.latent.reshape(-1), stats)
+        edit = None
 
         for snr, key in zip(snrs_db, keys, strict=True):
+            if edit is None or channel_aware:
+                channel = SimulatedChannel(stats, snr) if channel_aware else None
+                edit = editor.edit(inverted, request, latent_space=latent_space, text_embedding=text, channel=channel)
+                sender_success.append(edit.degree_reached == edit.degree_target)
+            symbols = encode_latent(edit.latent.reshape(-1), stats)
             received = transmit(symbols, "awgn", snr, seed=EVAL_SEED + i)
             latent = estimate_latent(received.frames, stats).unsqueeze(0)
             with torch.no_grad():
@@ -162,6 +169,7 @@ def evaluate_editing(
         "faces": sizes.faces,
         "inversion_steps": sizes.inversion_steps,
         "channel": "awgn",
+        "channel_aware": channel_aware,
         "edit_success": {key: _mean(values) for key, values in success.items()},
         "identity_similarity": {key: _mean(values) if values else None for key, values in similarity.items()},
         "other_attribute_change": {key: _mean(values) for key, values in other_change.items()},

@@ -7,6 +7,13 @@ loop stops on a match, on an overshoot (after bisecting the last step up to ``re
 or after ``max_steps``; output determination returns the latent whose degree came closest to the
 target, the most confident one among equals.
 
+When the sender knows the channel the latent will cross (``SimulatedChannel``), output
+determination also looks along the last field step, before and past that latent, and sends the
+candidate whose simulated receptions (power normalisation, AWGN at the job's SNR and the
+receiver's estimate) most often show the target degree. This goes beyond Editable-DeepSC, which
+stops at the first match: a latent that has just entered the target degree sits on its border,
+and small channel noise, or the receiver's shrinkage towards the mean latent, moves it out again.
+
 The field is either the bundle's trained ``SemanticFields`` (one network per attribute, in W or in
 Z, see ``deepsc.models.semantic_field``) or, for bundles without them, a constant direction per
 attribute in W.
@@ -24,6 +31,7 @@ import torch
 from deepsc.attributes import ATTRIBUTES, attribute_index
 from deepsc.instruction import EditRequest
 from deepsc.inversion import Interrupted
+from deepsc.latent_codec import LatentStatistics, awgn_round_trip
 from deepsc.models.identity import IdentityEmbedding
 from deepsc.models.predictor import AttributePredictor
 from deepsc.models.semantic_field import SemanticFields
@@ -44,11 +52,37 @@ class EditConfig:
             degree); None picks 1.0 for trained fields and 0.25 for constant directions.
         max_steps: iterations before output determination gives up.
         refinements: bisection steps between the last two latents after an overshoot.
+        channel_samples: simulated receptions per candidate when a ``SimulatedChannel`` is
+            given; 0 turns the channel-aware output determination off.
+        candidate_offsets: multiples of the last field step added to the loop's best latent to
+            form the candidates of the channel-aware output determination.
+        channel_seed: seed of the simulated channel noise, so an edit is reproducible.
+        sender_match: when the loop reached the target, keep the sent latent at the target degree
+            at the sender too, so a session's next turn starts from the degree the user asked for.
     """
 
     step_size: float | None = None
     max_steps: int = 20
     refinements: int = 5
+    channel_samples: int = 16
+    candidate_offsets: tuple[float, ...] = (-0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+    channel_seed: int = 0
+    sender_match: bool = True
+
+
+@dataclass(frozen=True)
+class SimulatedChannel:
+    """The channel an edited latent will cross, as the sender simulates it.
+
+    Attributes:
+        stats: statistics of the sent latent space (its power normalisation and receiver prior).
+        snr_db: SNR of the job, P/σ² in dB; the simulation is AWGN at this SNR.
+        power: average power P per real value.
+    """
+
+    stats: LatentStatistics
+    snr_db: float
+    power: float = 1.0
 
 
 @dataclass
@@ -64,6 +98,8 @@ class EditResult:
         stopped: "match", "overshoot", "max_steps" or "no_change".
         degrees_before: predicted degrees of all attributes before the edit.
         degrees_reached: predicted degrees of all attributes of ``latent``.
+        expected_success: fraction of the simulated receptions of ``latent`` that show the target
+            degree; None without a ``SimulatedChannel``.
     """
 
     latent: torch.Tensor
@@ -74,6 +110,7 @@ class EditResult:
     stopped: str
     degrees_before: dict[str, int] = field(default_factory=dict)
     degrees_reached: dict[str, int] = field(default_factory=dict)
+    expected_success: float | None = None
 
 
 def target_attribute(request: EditRequest, current: int) -> int:
@@ -138,12 +175,15 @@ class SemanticEditor:
         interrupt: threading.Event | None = None,
         latent_space: str = "w",
         text_embedding: torch.Tensor | None = None,
+        channel: SimulatedChannel | None = None,
     ) -> EditResult:
         """Edit one latent (1, D) as the request specifies.
 
         Args:
             latent: (1, D) in ``latent_space``; without a field for that space it must be a w.
             text_embedding: (1, T) E_T of the instruction; zeros when None.
+            channel: the channel the result will cross; given, output determination picks the
+                candidate most robust to it (see the module docstring).
         """
         fields = self.fields.get(latent_space)
         if fields is None and latent_space != "w":
@@ -166,6 +206,7 @@ class SemanticEditor:
         sign = 1.0 if target > before else -1.0
         best = _Candidate(latent.clone(), all_degrees.clone(), abs(target - before), 0.0)
         current, stopped, step = latent.clone(), "max_steps", 0
+        last_delta = None
 
         for step in range(1, self.config.max_steps + 1):
             if interrupt is not None and interrupt.is_set():
@@ -173,6 +214,7 @@ class SemanticEditor:
             delta = (
                 sign * step_size * self._field_step(fields, request.attribute, index, current, images, text_embedding)
             )
+            last_delta = delta
             candidate = self._evaluate(current + delta, index, target, latent_space)
             images = candidate.images
 
@@ -214,8 +256,61 @@ class SemanticEditor:
             step,
             stopped,
         )
+        expected = None
+        if channel is not None and self.config.channel_samples > 0 and last_delta is not None:
+            best, expected = self._determine_for_channel(
+                best, last_delta, index, target, all_degrees, latent_space, channel
+            )
         reached = {name: int(best.degrees[i]) for i, name in enumerate(ATTRIBUTES)}
-        return EditResult(best.latent, before, target, best.degree(index), step, stopped, degrees_before, reached)
+        return EditResult(
+            best.latent, before, target, best.degree(index), step, stopped, degrees_before, reached, expected
+        )
+
+    def _determine_for_channel(
+        self,
+        best: _Candidate,
+        delta: torch.Tensor,
+        index: int,
+        target: int,
+        degrees_before: torch.Tensor,
+        latent_space: str,
+        channel: SimulatedChannel,
+    ) -> tuple[_Candidate, float]:
+        """Pick, among latents along the last field step around ``best``, the one whose simulated
+        receptions most often show the target degree; among equals, the one that moves the other
+        attributes least, then the one closest to ``best``. With ``sender_match``, only candidates
+        that show the target degree without noise compete when ``best`` does."""
+        offsets = torch.tensor(self.config.candidate_offsets, dtype=best.latent.dtype)
+        candidates = best.latent + offsets.unsqueeze(1) * delta  # (C, D)
+        samples = self.config.channel_samples
+
+        with torch.no_grad():
+            received = torch.cat([self.simulate_receptions(c.unsqueeze(0), channel) for c in candidates])  # (C·K, D)
+            degrees = predict_degrees(self.generator, self.predictor, received, latent_space)
+            noiseless = predict_degrees(self.generator, self.predictor, candidates, latent_space)[:, index]  # (C,)
+        degrees = degrees.view(len(offsets), samples, -1)  # (C, K, 5)
+        eligible = noiseless == target if self.config.sender_match and best.gap == 0 else noiseless >= -1
+
+        hits = (degrees[..., index] == target).float().mean(1)  # (C,)
+        others = [i for i in range(degrees.shape[-1]) if i != index]
+        drift = (degrees[..., others] - degrees_before[others].to(degrees)).abs().float().mean((1, 2))  # (C,)
+        scores = [
+            (bool(eligible[c]), float(hits[c]), -float(drift[c]), -abs(float(offsets[c]))) for c in range(len(offsets))
+        ]
+        chosen = max(range(len(offsets)), key=lambda c: scores[c])
+        if float(offsets[chosen]) == 0.0:
+            return best, float(hits[chosen])
+        return self._evaluate(candidates[chosen : chosen + 1], index, target, latent_space), float(hits[chosen])
+
+    def simulate_receptions(self, latent: torch.Tensor, channel: SimulatedChannel) -> torch.Tensor:
+        """``channel_samples`` receptions (K, D) of one latent (1, D) as the receiver estimates them.
+
+        Every call draws the same noise, so candidates are compared on equal channel draws.
+        """
+        samples = self.config.channel_samples
+        noise = torch.Generator().manual_seed(self.config.channel_seed)
+        snr_db = torch.full((samples,), float(channel.snr_db))
+        return awgn_round_trip(latent.expand(samples, -1), channel.stats, snr_db, generator=noise, power=channel.power)
 
     def _field_step(
         self,

@@ -29,7 +29,7 @@ from deepsc.channel import (
     channel_uses,
     transmit,
 )
-from deepsc.editing import EditConfig, EditResult, SemanticEditor, predict_degrees, synthesise
+from deepsc.editing import EditConfig, EditResult, SemanticEditor, SimulatedChannel, predict_degrees, synthesise
 from deepsc.face import AlignedFace, align_face
 from deepsc.instruction import EditRequest
 from deepsc.inversion import InversionConfig, invert
@@ -246,6 +246,12 @@ class EditPipeline:
         space = inverted.latent_space
         started = time.perf_counter()
 
+        # Output determination simulates the job's channel at its SNR.
+        # NOTE: a Rayleigh job is simulated as AWGN at the same SNR.
+        channel = (
+            None if options.channel == "none" else SimulatedChannel(self.bundle.latent_stats(space), options.snr_db)
+        )
+
         if self.editor.has_field(space):
             # The field edits the latent that crosses the channel: W as in Talk-to-Edit, or Z as in Editable-DeepSC.
             edit = self.editor.edit(
@@ -255,6 +261,7 @@ class EditPipeline:
                 interrupt=interrupt,
                 latent_space=space,
                 text_embedding=self.bundle.text_embedding(text),
+                channel=channel,
             )
             sent = edit.latent
         else:
@@ -265,6 +272,7 @@ class EditPipeline:
                 request,
                 callback=lambda step, total, degree: report("editing", step, total),
                 interrupt=interrupt,
+                channel=channel if space == "w" else None,
             )
             sent = (
                 edit.latent if space == "w" else project_to_z(self.bundle.generator, edit.latent, start=inverted.latent)
@@ -325,6 +333,7 @@ class EditPipeline:
             "degree_after": degree_after,
             "degrees_before": sender.edit.degrees_before,
             "degrees_at_sender": sender.edit.degrees_reached,
+            "expected_success": sender.edit.expected_success,
             "degrees_after": {name: int(after[i]) for i, name in enumerate(ATTRIBUTES)},
             "snr_db": float(options.snr_db),
             "channel": options.channel,

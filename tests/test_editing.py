@@ -7,7 +7,14 @@ import torch
 
 from deepsc.attributes import ATTRIBUTES
 from deepsc.bundle import load_bundle
-from deepsc.editing import EditConfig, SemanticEditor, predict_degrees, synthesise, target_attribute
+from deepsc.editing import (
+    EditConfig,
+    SemanticEditor,
+    SimulatedChannel,
+    predict_degrees,
+    synthesise,
+    target_attribute,
+)
 from deepsc.instruction import EditRequest, InstructionError, parse_follow_up
 from deepsc.inversion import Interrupted
 from deepsc.models.semantic_field import SemanticFields
@@ -114,6 +121,17 @@ def test_edit_stops_when_interrupted(field_bundle):
     current = int(predict_degrees(field_bundle.generator, field_bundle.predictor, latent)[0, 3])
     with pytest.raises(Interrupted):
         editor.edit(latent, EditRequest("smile", "target", degree=0 if current else 5), interrupt=stop)
+
+
+def test_no_channel_samples_turns_the_simulation_off(field_bundle):
+    torch.manual_seed(13)
+    latent = field_bundle.generator.mapping(torch.randn(1, 16))
+    request = EditRequest("beard", "target", degree=5)
+    channel = SimulatedChannel(field_bundle.latent_stats("w"), 6.0)
+    first = _editor(field_bundle, channel_samples=0).edit(latent, request, channel=channel)
+    second = _editor(field_bundle).edit(latent, request)
+    torch.testing.assert_close(first.latent, second.latent)
+    assert first.expected_success is None
 
 
 def test_z_edit_without_a_z_field_is_refused(tiny_bundle):

@@ -4,10 +4,14 @@ import json
 
 import httpx
 import pytest
+import torch
 from PIL import Image
 
+from deepsc.attributes import ATTRIBUTES
 from deepsc.bundle import DEFAULT_BUNDLE, check_bundle, load_bundle, resolve_bundle
 from deepsc.cli import main
+from deepsc.editing import EditConfig, SemanticEditor, SimulatedChannel, predict_degrees
+from deepsc.instruction import EditRequest
 from deepsc.metrics.lpips import load_lpips
 from deepsc.pipeline import EditPipeline
 from tests.services import running_services, wait_for_job
@@ -126,3 +130,67 @@ def test_three_turn_session_through_the_services(pipeline, tmp_path):
     assert third["attribute"] == "eyeglasses"
     assert third["degrees_before"] == second["degrees_at_sender"]
     assert third["degree_after"] == third["degree_target"] > 0
+
+
+def _editor(bundle, **config):
+    return SemanticEditor(
+        bundle.generator,
+        bundle.predictor,
+        bundle.directions,
+        EditConfig(**config),
+        fields=bundle.fields,
+        identity=bundle.identity,
+    )
+
+
+def _hit_rate(editor, bundle, latent, channel, index, target, space):
+    received = editor.simulate_receptions(latent, channel)
+    degrees = predict_degrees(bundle.generator, bundle.predictor, received, space)[:, index]
+    return float((degrees == target).float().mean())
+
+
+@pytest.mark.parametrize(("space", "snr_db"), [("w", 6.0), ("z", 0.0)])
+def test_channel_aware_output_is_at_least_as_robust(pipeline, space, snr_db):
+    bundle = pipeline.bundle
+    plain = _editor(bundle, max_steps=6)
+    aware = _editor(bundle, max_steps=6, channel_samples=8, sender_match=False)
+    channel = SimulatedChannel(bundle.latent_stats(space), snr_db)
+    torch.manual_seed(11)
+    latent = torch.randn(1, 128) if space == "z" else bundle.generator.mapping(torch.randn(1, 128))
+    text = bundle.text_embedding("make it a bit more")
+    for attribute in ATTRIBUTES:
+        request = EditRequest(attribute, "target", degree=5)
+        index = ATTRIBUTES.index(attribute)
+        first = plain.edit(latent, request, latent_space=space, text_embedding=text)
+        chosen = aware.edit(latent, request, latent_space=space, text_embedding=text, channel=channel)
+        assert first.expected_success is None
+        if first.stopped == "no_change":
+            assert chosen.expected_success is None
+            continue
+
+        # The reported rate is the rate of the returned latent, on the same simulated draws.
+        rate = _hit_rate(aware, bundle, chosen.latent, channel, index, chosen.degree_target, space)
+        assert chosen.expected_success == pytest.approx(rate)
+        # The loop's own output is one of the candidates, so the chosen one does no worse.
+        baseline = _hit_rate(aware, bundle, first.latent, channel, index, first.degree_target, space)
+        assert chosen.expected_success >= baseline
+        assert chosen.degree_reached == int(
+            predict_degrees(bundle.generator, bundle.predictor, chosen.latent, space)[0, index]
+        )
+
+
+def test_channel_aware_output_keeps_a_sender_match(pipeline):
+    bundle = pipeline.bundle
+    editor = _editor(bundle, max_steps=8, channel_samples=8)
+    channel = SimulatedChannel(bundle.latent_stats("w"), 6.0)
+    torch.manual_seed(12)
+    matched = 0
+    for _ in range(4):
+        latent = bundle.generator.mapping(torch.randn(1, 128))
+        for attribute in ATTRIBUTES:
+            plain = _editor(bundle, max_steps=8).edit(latent, EditRequest(attribute, "change", amount=1))
+            result = editor.edit(latent, EditRequest(attribute, "change", amount=1), channel=channel)
+            if plain.degree_reached == plain.degree_target:
+                matched += 1
+                assert result.degree_reached == result.degree_target
+    assert matched > 0, "no seeded edit reached its target; the test checks nothing"
