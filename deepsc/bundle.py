@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,6 +119,8 @@ class Bundle:
         predictor: attribute predictor (eval mode, frozen).
         directions: (5, D) semantic field direction per attribute in W.
         w_stats: statistics of W used to restore the latent's scale at the receiver.
+        z_stats: statistics of Z with a power allocation, or None for the per-vector
+            normalisation of z (bundles built before the allocation).
     """
 
     name: str
@@ -132,6 +135,7 @@ class Bundle:
     identity: IdentityEmbedding | None = None
     fields: dict[str, SemanticFields] = field(default_factory=dict)
     discriminator: AttributeDiscriminator | None = None
+    z_stats: LatentStatistics | None = None
 
     def start_w(self, images: torch.Tensor) -> torch.Tensor:
         """Starting w (N, D) of the inversion: the encoder's estimate, or the mean w without one."""
@@ -190,7 +194,7 @@ class Bundle:
         if latent_space == "w":
             return self.w_stats
         if latent_space == "z":
-            return LatentStatistics.identity(self.latent_size)
+            return self.z_stats or LatentStatistics.identity(self.latent_size)
         raise ValueError(f"unknown latent space {latent_space!r}; expected 'w' or 'z'")
 
 
@@ -232,7 +236,20 @@ def load_bundle(
         float(editing["w_expected_norm"]),
         editing.get("w_basis"),
         editing.get("w_variances"),
+        editing.get("w_gains"),
     )
+    z_stats = None
+    if "z_basis" in editing and "z_gains" in editing:
+        # z ~ N(0, I): unit variance in any basis; the basis is the one the allocation chose.
+        size = editing["z_basis"].shape[0]
+        z_stats = LatentStatistics(
+            torch.zeros(size),
+            torch.ones(size),
+            math.sqrt(size),
+            editing["z_basis"],
+            torch.ones(size),
+            editing["z_gains"],
+        )
     text_encoder = _load_text_encoder(folder, manifest)
     inversion_encoder = None
     if "inversion_encoder" in files:
@@ -270,6 +287,7 @@ def load_bundle(
         identity,
         fields,
         discriminator,
+        z_stats,
     )
 
 

@@ -14,6 +14,17 @@ Two normalisations, chosen by the bundle's statistics of each latent space:
   lies close to a low-dimensional set, so the estimate removes most of the noise in the
   directions where latents do not vary. No side information crosses the channel.
 
+  With per-component ``gains`` (bundles built since the power allocation), the sender sends the
+  eigen-coefficients instead, each with its own gain, and the receiver's estimate is per value:
+
+      sender:    c = Vᵀu,  x = sqrt(P) · g ⊙ c
+      receiver:  ĉ = g·λ / (g²·λ + σ²/P) ⊙ x̂ / sqrt(P),  û = V ĉ
+
+  The gains are a water-filling of the power over the components, weighted by how strongly each
+  one moves the attribute predictor's degrees (``allocate_power``): power goes where noise would
+  change what the edit is about, and none is spent on components the faces do not use. Σ g²·λ = D,
+  so the average power is still P over the latents λ describes.
+
 - ``vector`` (Z, and bundles without a covariance): each latent is scaled to power P by its own
   norm, x = sqrt(k·P) · u / ‖u‖, and the receiver restores the scale from the expected norm
   E‖u‖ (for z the mapping network's PixelNorm makes the scale irrelevant), after the
@@ -45,6 +56,7 @@ class LatentStatistics:
         basis: (D, D) eigenvectors (columns) of the covariance of the standardised latent, or
             None for the ``vector`` normalisation.
         variances: (D,) the matching eigenvalues, floored at ``VARIANCE_FLOOR``.
+        gains: (D,) amplitude gain per eigen-coefficient, or None to send u itself.
     """
 
     mean: torch.Tensor
@@ -52,6 +64,7 @@ class LatentStatistics:
     expected_norm: float
     basis: torch.Tensor | None = None
     variances: torch.Tensor | None = None
+    gains: torch.Tensor | None = None
 
     @property
     def normalisation(self) -> str:
@@ -80,6 +93,9 @@ def encode_latents(latents: torch.Tensor, stats: LatentStatistics, power: float 
     """Turn latents (N, D) into channel symbols (N, D) of power P; differentiable."""
     u = (latents - stats.mean.to(latents)) / stats.std.to(latents)
     if stats.normalisation == "average":
+        if stats.gains is not None:
+            assert stats.basis is not None
+            return (u @ stats.basis.to(u)) * stats.gains.to(u) * math.sqrt(power)
         return u * math.sqrt(power)
     return power_normalise(u, power)
 
@@ -88,6 +104,11 @@ def decode_latents(symbols: torch.Tensor, stats: LatentStatistics, power: float 
     """Map equalised symbols (N, D) back to latents (N, D) without a prior; differentiable."""
     if stats.normalisation == "average":
         u = symbols / math.sqrt(power)
+        if stats.gains is not None:
+            assert stats.basis is not None
+            # A component sent with no power carries nothing: it decodes to the mean.
+            gains = stats.gains.to(u)
+            u = torch.where(gains > 0, u / gains.clamp_min(1e-12), torch.zeros_like(u)) @ stats.basis.to(u).T
     else:
         u = symbols * (stats.expected_norm / math.sqrt(symbols.shape[-1] * power))
     return stats.mean.to(symbols) + stats.std.to(symbols) * u
@@ -96,13 +117,21 @@ def decode_latents(symbols: torch.Tensor, stats: LatentStatistics, power: float 
 def prior_estimate(observed: torch.Tensor, noise_variance: torch.Tensor, stats: LatentStatistics) -> torch.Tensor:
     """LMMSE estimate of u ~ N(0, C) from u + n, n ~ N(0, diag(noise_variance)); differentiable.
 
+    With ``stats.gains`` the observation is g ⊙ Vᵀu + n instead.
+
     Args:
-        observed: (N, D) noisy standardised latents.
+        observed: (N, D) noisy standardised latents (or gained eigen-coefficients).
         noise_variance: (N, 1) one variance per row, or (N, D) one per value.
     """
     assert stats.basis is not None and stats.variances is not None
     basis = stats.basis.to(observed)
     variances = stats.variances.to(observed)
+    if stats.gains is not None:
+        # The values are the gained eigen-coefficients g ⊙ c: independent, so the estimate is per value.
+        gains = stats.gains.to(observed)
+        # A component sent with no power estimates to its prior mean, 0, even without noise.
+        shrink = gains * variances / (gains.square() * variances + noise_variance).clamp_min(1e-12)
+        return (observed * torch.where(gains > 0, shrink, torch.zeros_like(shrink))) @ basis.T
     if noise_variance.shape[-1] == 1:
         # Equal noise on every value: the estimate is a per-eigenvalue shrinkage, c·λ / (λ + σ²).
         coefficients = observed @ basis
@@ -168,3 +197,50 @@ def awgn_round_trip(
         u = prior_estimate(received / math.sqrt(power), variance / power, stats)
         return stats.mean.to(u) + stats.std.to(u) * u
     return decode_latents(received * (power / (power + variance)), stats, power)
+
+
+def allocate_power(
+    variances: torch.Tensor,
+    sensitivity: torch.Tensor,
+    snr_db: float,
+    floor_weight: float = 0.2,
+    power_variances: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Gains per component that minimise the weighted estimation error at one SNR (water-filling).
+
+    Component i, with prior variance λ_i and power p_i, leaves the LMMSE error λ_i·σ²/(p_i + σ²).
+    Minimising Σ q_i·λ_i·σ²/(p_i + σ²) under Σ p_i = D gives p_i = max(0, sqrt(q_i·λ_i·σ²/ν) − σ²),
+    with ν set by bisection.
+
+    Args:
+        variances: (D,) prior variance λ_i of each component.
+        sensitivity: (D,) how much an error in each component matters; normalised to mean 1 and
+            mixed with ``floor_weight`` of a uniform weight, so no component is ignored for being
+            irrelevant to the predictor alone (it may still carry the identity).
+        snr_db: design SNR, P/σ² in dB.
+        power_variances: (D,) the components' variances over the latents that will be sent, when
+            they differ from the prior's (floored) ones; the gains are scaled so that those
+            latents are sent at exactly P on average.
+
+    Returns:
+        (D,) gains g_i = sqrt(p_i / λ_i).
+    """
+    weights = (1 - floor_weight) * sensitivity / sensitivity.mean().clamp_min(1e-12) + floor_weight
+    noise = 10.0 ** (-snr_db / 10.0)
+    total = float(variances.numel())
+
+    def powers(level: float) -> torch.Tensor:
+        return (torch.sqrt(weights * variances * noise / level) - noise).clamp_min(0)
+
+    low, high = 1e-12, 1e12
+    for _ in range(200):
+        level = math.sqrt(low * high)
+        if float(powers(level).sum()) > total:
+            low = level
+        else:
+            high = level
+    allocated = powers(high)
+    gains = torch.sqrt(allocated * (total / allocated.sum()) / variances)
+    if power_variances is not None:
+        gains = gains * math.sqrt(total / float((gains.square() * power_variances).sum()))
+    return gains

@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -6,6 +7,7 @@ import torch
 from deepsc.channel import ChannelStats, cbr, channel_uses, noise_variance, power_normalise, transmit
 from deepsc.latent_codec import (
     LatentStatistics,
+    allocate_power,
     awgn_round_trip,
     decode_latent,
     encode_latent,
@@ -145,9 +147,12 @@ def test_prior_estimate_uniform_and_per_value_noise_agree():
     torch.testing.assert_close(uniform, per_value, atol=1e-4, rtol=1e-4)
 
 
-def test_training_round_trip_matches_the_receiver_statistically():
+@pytest.mark.parametrize("allocated", [False, True])
+def test_training_round_trip_matches_the_receiver_statistically(allocated):
     latents = _low_rank_latents(4096)
     stats = LatentStatistics.estimate(latents)
+    if allocated:
+        stats = _allocated(stats, torch.linspace(0.1, 1.0, 32), latents)
     test = _low_rank_latents(400, seed=2)
     trained = awgn_round_trip(test, stats, torch.full((400,), 0.0), generator=torch.Generator().manual_seed(0))
     served = torch.stack(
@@ -159,3 +164,68 @@ def test_training_round_trip_matches_the_receiver_statistically():
     trained_error = (trained - test).pow(2).mean().item()
     served_error = (served - test).pow(2).mean().item()
     assert trained_error == pytest.approx(served_error, rel=0.15)
+
+
+def _allocated(
+    stats: LatentStatistics, weights: torch.Tensor, latents: torch.Tensor, snr_db: float = 6.0
+) -> LatentStatistics:
+    assert stats.variances is not None and stats.basis is not None
+    actual = (((latents - stats.mean) / stats.std) @ stats.basis).var(0)
+    gains = allocate_power(stats.variances, weights, snr_db, power_variances=actual)
+    return replace(stats, gains=gains)
+
+
+def test_allocate_power_spends_exactly_the_budget_where_it_matters():
+    variances = torch.tensor([4.0, 2.0, 1.0, 0.5, 0.1, 0.02])
+    weights = torch.tensor([0.0, 1.0, 10.0, 1.0, 1.0, 0.0])
+    gains = allocate_power(variances, weights, 6.0, floor_weight=0.0)
+    powers = gains.square() * variances
+    assert powers.sum().item() == pytest.approx(6.0, rel=1e-4)
+    # Components with no weight get no power; the heavily weighted one gets the most.
+    assert powers[0].item() == 0.0
+    assert powers[5].item() == 0.0
+    assert int(powers.argmax()) == 2
+    # With a uniform floor in the weights, the strongest component carries power again.
+    assert allocate_power(variances, weights, 6.0, floor_weight=0.2)[0].item() > 0
+    # Scaled to the variances of the latents actually sent: exactly the budget on those.
+    actual = variances * torch.tensor([1.0, 1.0, 1.0, 1.0, 0.5, 0.1])
+    scaled = allocate_power(variances, weights, 6.0, power_variances=actual)
+    assert (scaled.square() * actual).sum().item() == pytest.approx(6.0, rel=1e-4)
+
+
+def test_allocated_stats_keep_power_and_a_lossless_round_trip():
+    latents = _low_rank_latents(8192)
+    weights = torch.rand(32, generator=torch.Generator().manual_seed(3))
+    stats = _allocated(LatentStatistics.estimate(latents), weights, latents)
+    symbols = torch.stack([encode_latent(w, stats, power=2.0) for w in latents[:2000]])
+    assert symbols.pow(2).mean().item() == pytest.approx(2.0, rel=0.05)
+    assert stats.gains is not None and stats.basis is not None
+    assert (stats.gains == 0).any(), "the seeded weights should leave some component without power"
+
+    # Without noise the receiver gets every component that carried power exactly; the others are
+    # at their prior mean.
+    sent = latents[0]
+    coefficients = ((sent - stats.mean) / stats.std) @ stats.basis
+    expected = stats.mean + stats.std * (torch.where(stats.gains > 0, coefficients, 0.0) @ stats.basis.T)
+    output = transmit(encode_latent(sent, stats), "none", 6.0, seed=1)
+    torch.testing.assert_close(estimate_latent(output.frames, stats), expected, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(decode_latent(encode_latent(sent, stats), stats), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("channel", ["awgn", "rayleigh"])
+def test_allocation_lowers_the_weighted_error(channel):
+    latents = _low_rank_latents(8192)
+    plain = LatentStatistics.estimate(latents)
+    assert plain.basis is not None
+    # Errors in the third and fourth strongest components matter, the rest barely.
+    weights = torch.full((32,), 0.01)
+    weights[-4:-2] = 1.0
+    allocated = _allocated(plain, weights, latents)
+    test = _low_rank_latents(300, seed=1)
+    errors = {"plain": 0.0, "allocated": 0.0}
+    for name, stats in (("plain", plain), ("allocated", allocated)):
+        for i, w in enumerate(test):
+            output = transmit(encode_latent(w, stats), channel, 6.0, seed=i)
+            error = ((estimate_latent(output.frames, stats) - w) / plain.std) @ plain.basis
+            errors[name] += (error.square() * weights).sum().item()
+    assert errors["allocated"] < 0.7 * errors["plain"]

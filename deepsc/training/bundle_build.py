@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from deepsc.attributes import ATTRIBUTES
+from deepsc.attributes import ATTRIBUTES, NUM_DEGREES
 from deepsc.bundle import sha256_of, tensor_shapes, write_manifest, write_weights
-from deepsc.latent_codec import LatentStatistics
+from deepsc.latent_codec import LatentStatistics, allocate_power
 from deepsc.models.predictor import AttributePredictor
 from deepsc.renderer import IDENTITY_FACTORS, params_from_latent, render, sample_params
 from deepsc.training.common import TrainConfig
@@ -42,7 +42,7 @@ DEFAULT_STEPS = {
     "predictor": 2000,
     "generator": 9000,
     "editing": 8192,
-    "text": 4000,
+    "text": 12000,
     "encoder": 1500,
     "identity": 1000,
     "field": 250,
@@ -118,6 +118,29 @@ def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
             "side_information": "none crosses the channel; w: per-dimension mean and std and the eigenbasis of the covariance of the standardised w, shared through editing.safetensors; z: none needed (PixelNorm)",
         },
     )
+
+
+# Power allocation of the sent W (see ``deepsc.latent_codec``): design SNR in dB, the uniform share
+# of the component weights, and the faces the predictor's sensitivity is averaged over.
+ALLOCATION_SNR_DB = 6.0
+ALLOCATION_FLOOR_WEIGHT = 0.2
+SENSITIVITY_SAMPLES = 256
+
+
+def degree_sensitivity(
+    generator: torch.nn.Module, predictor: AttributePredictor, inputs: torch.Tensor, to_w
+) -> torch.Tensor:
+    """(D, D) E[Jᵀ J] over the inputs (N, D), J the Jacobian of the five expected degrees with
+    respect to the input; ``to_w`` maps an input batch to w. Each face's degrees depend on its
+    own input only, so one gradient of the batch sum per attribute gives every face's row."""
+    inputs = inputs.detach().clone().requires_grad_(True)
+    images = ((generator.synthesis(to_w(inputs)) + 1) / 2).clamp(0, 1)
+    degrees = (predictor(images).softmax(-1) * torch.arange(NUM_DEGREES)).sum(-1)  # (N, 5) expected degrees
+    sensitivity = torch.zeros(inputs.shape[1], inputs.shape[1])
+    for attribute in range(degrees.shape[1]):
+        (gradient,) = torch.autograd.grad(degrees[:, attribute].sum(), inputs, retain_graph=True)  # (N, D)
+        sensitivity += gradient.T @ gradient / len(inputs)
+    return sensitivity.detach()
 
 
 def _load_predictor(out: Path) -> AttributePredictor:
@@ -294,6 +317,29 @@ def train_part(
             directions = embedding_directions(embedding, samples=steps, seed=seed)
             w = embedding(sample_params(steps, torch.Generator().manual_seed(seed + 1)))
         stats = LatentStatistics.estimate(w)
+        generator, predictor = _load_generator(out), _load_predictor(out)
+        assert stats.basis is not None and stats.variances is not None
+        basis, mean, std = stats.basis, stats.mean, stats.std
+
+        # W: the prior's eigen-coefficients are sent; each is weighted by the diagonal of E[JᵀJ].
+        coefficients = ((w - mean) / std) @ basis
+        w_sensitivity = degree_sensitivity(
+            generator, predictor, coefficients[:SENSITIVITY_SAMPLES], lambda c: mean + std * (c @ basis.T)
+        )
+        gains = allocate_power(
+            stats.variances,
+            w_sensitivity.diagonal(),
+            ALLOCATION_SNR_DB,
+            ALLOCATION_FLOOR_WEIGHT,
+            power_variances=coefficients.var(0),
+        )
+
+        # Z ~ N(0, I) has unit variance in every basis, so the eigenbasis of E[JᵀJ] is sent.
+        z = torch.randn(SENSITIVITY_SAMPLES, generator.style_dim, generator=torch.Generator().manual_seed(seed + 2))
+        z_sensitivity, z_basis = torch.linalg.eigh(degree_sensitivity(generator, predictor, z, generator.mapping))
+        z_gains = allocate_power(
+            torch.ones_like(z_sensitivity), z_sensitivity.clamp_min(0), ALLOCATION_SNR_DB, ALLOCATION_FLOOR_WEIGHT
+        )
         write_weights(
             out,
             "editing",
@@ -304,9 +350,21 @@ def train_part(
                 "w_expected_norm": torch.tensor(stats.expected_norm),
                 "w_basis": stats.basis,
                 "w_variances": stats.variances,
+                "w_gains": gains,
+                "z_basis": z_basis.contiguous(),
+                "z_gains": z_gains,
             },
         )
-        metrics = {"samples": steps, "w_expected_norm": round(stats.expected_norm, 4)}
+        metrics = {
+            "samples": steps,
+            "w_expected_norm": round(stats.expected_norm, 4),
+            "power_allocation": {
+                "design_snr_db": ALLOCATION_SNR_DB,
+                "floor_weight": ALLOCATION_FLOOR_WEIGHT,
+                "sensitivity_samples": SENSITIVITY_SAMPLES,
+                "unused_components": {"w": int((gains == 0).sum()), "z": int((z_gains == 0).sum())},
+            },
+        }
     elif part == "text":
         encoder = train_text_encoder(config, _progress("text"))
         write_weights(out, "text_encoder", encoder.state_dict())
@@ -330,13 +388,20 @@ def train_part(
         write_weights(out, "identity", model.state_dict())
         metrics = {"held_out_faces": eval_samples or 500, **evaluate_identity(model, n=eval_samples or 500)}
     elif part == "field":
-        metrics = {"steps_per_attribute": steps, "latent_spaces": {}}
+        # One space at a time keeps the other space's record, so W and Z can train in two processes.
+        previous = _previous_metrics(out, "field")
+        kept = previous.get("latent_spaces", {}) if previous.get("steps_per_attribute") == steps else {}
+        metrics = {"steps_per_attribute": steps, "latent_spaces": dict(kept)}
         for space in ("w", "z") if latent_space == "both" else (latent_space,):
+            space_started = time.perf_counter()
             fields = _train_field(
                 out, space, replace(config, checkpoint=checkpoint_path.with_name(f"field-{space}.ckpt"))
             )
             write_weights(out, f"semantic_field_{space}", fields.state_dict())
-            metrics["latent_spaces"][space] = {"seconds": round(time.perf_counter() - started, 1)}
+            metrics["latent_spaces"][space] = {
+                "seconds": round(time.perf_counter() - space_started, 1),
+                "command": f"deepsc train field --out {out} --steps {steps} --seed {seed} --latent-space {space}",
+            }
     else:
         raise ValueError(
             f"unknown part {part!r}; expected predictor, generator, editing, text, encoder, identity or field"

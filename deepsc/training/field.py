@@ -3,7 +3,7 @@
 For each attribute a, a batch of faces at known degrees a_i takes one field step, up (target
 a_i + 1) or down (the negative step, target a_i − 1). The stepped latent then crosses the channel
 as the services send it: power normalisation, AWGN at an SNR drawn uniformly from −6 to 18 dB per
-face, the MMSE equaliser and scale restoration. The generator renders what the receiver would
+face, and the receiver's LMMSE estimate (``awgn_round_trip``). The generator renders what the receiver would
 decode, and
 
     L = λ_pred·CE(P_a(G(ŵ)), target) + λ_keep·CE(P_others(G(ŵ)), their degrees)

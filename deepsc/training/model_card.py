@@ -70,16 +70,19 @@ def render_model_card(folder: Path) -> str:
         "coordinate the renderer reads the attribute from) and learns a residual through the AWGN channel at SNRs "
         "drawn from −6 to 18 dB (`deepsc/training/field.py`).",
         "- `inversion_encoder.safetensors`: CNN from a face to the inversion's starting w.",
-        "- `editing.safetensors`: the constant per-attribute w directions (used by bundles without fields) and the "
-        "statistics of w shared by sender and receiver.",
+        "- `editing.safetensors`: the constant per-attribute w directions (used by bundles without fields), the "
+        "statistics of w shared by sender and receiver, and the power allocation of w and z (below).",
         "",
         "## Side information",
         "",
-        f"Exactly {latent} real values cross the channel, nothing else. For w the sender sends sqrt(P)·u with "
-        "u = (w − mean)/std, so the power per real value is P on average over the latent distribution; the receiver "
-        "computes the LMMSE estimate of u from the zero-forced symbols with the prior N(0, C) whose eigenbasis is "
-        "stored in `editing.safetensors` (eigenvalues floored at 0.02), then undoes the standardisation. For z each "
-        "latent is normalised to power P and the mapping network's PixelNorm makes its scale irrelevant.",
+        f"Exactly {latent} real values cross the channel, nothing else. For w the sender standardises, "
+        "u = (w − mean)/std, and sends the eigen-coefficients c = Vᵀu of the prior N(0, C), each times its own gain: "
+        "x = sqrt(P)·g ⊙ c. For z (N(0, I)) the basis is the eigenbasis of the predictor's sensitivity instead. The "
+        "gains water-fill the power at a design SNR over the components, weighted by how much an error in each one "
+        "moves the predicted degrees (0.8 of the weight; 0.2 uniform, for everything else the face shows), so the "
+        "noise lands where it changes the edit least; the power per real value is P on average over the latents. The "
+        "receiver's LMMSE estimate is per value, g·λ/(g²·λ + σ²/P) times the received value, then undoes the basis "
+        "and the standardisation. Eigenvalues of the w prior are floored at 0.02.",
         "",
         "## Measured quality",
         "",
@@ -148,8 +151,13 @@ def render_model_card(folder: Path) -> str:
             lines += [
                 f"`deepsc eval-edit --latent-space {space}` ({result['faces']} held-out renderer faces, each inverted "
                 f"once with {result['inversion_steps']} steps; instructions over all five attributes, both directions; "
-                f"AWGN; {result['field']} field). Edit success at the sender, before the channel: "
-                f"{result['edit_success_at_sender']:.3f}.",
+                f"AWGN; {result['field']} field; "
+                + (
+                    "output determination simulates the channel at each SNR, so each face is edited once per SNR"
+                    if result.get("channel_aware")
+                    else "one edit per face for every SNR"
+                )
+                + f"). Edit success at the sender, before the channel: {result['edit_success_at_sender']:.3f}.",
                 "",
                 "| SNR dB | edit success | identity similarity | other-attribute change (degrees) |",
                 "|---|---|---|---|",
@@ -191,8 +199,11 @@ def render_model_card(folder: Path) -> str:
         "pixels of mouth, is the weakest.",
         "- The prior of the receiver's estimate comes from renderer faces; inverted photos use directions the prior "
         "shrinks, so their received reconstructions lose some of the likeness at low SNR.",
-        "- Each field step is checked by the predictor at the sender without noise; the channel can still move the "
-        "received degree, which the eval-edit table measures.",
+        "- Each field step is checked by the predictor at the sender without noise, and output determination picks "
+        "the candidate that survives a simulated AWGN channel most often; the real channel can still move the "
+        "received degree, which the eval-edit table measures. A Rayleigh job is simulated as AWGN at its SNR.",
+        "- The power allocation is designed for 6 dB and weights errors by the predictor's sensitivity, so the "
+        "noise falls more on what the predictor does not read (fine identity detail) than before.",
         "",
     ]
     return "\n".join(lines)
