@@ -35,7 +35,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check deepsc sender channel_sim receiver tests
+	$(BIN)/ruff check deepsc sender channel_sim receiver tests benchmarks
 	$(BIN)/mypy
 
 # Retrain the bundled default from scratch (about an hour on a 2-core CPU; see its MODEL_CARD.md).

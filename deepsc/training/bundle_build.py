@@ -163,7 +163,8 @@ def _checkpoint_step(path: Path) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=False).get("step", 0))
 
 
-def _load_embedding(out: Path) -> ParamEmbedding:
+def load_param_embedding(out: Path) -> ParamEmbedding:
+    """The renderer-parameter embedding into W that a bundle's generator was trained with."""
     path = out / "param_embedding.safetensors"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found; run `deepsc train generator --out {out}` first")
@@ -181,7 +182,7 @@ def _train_field(out: Path, latent_space: str, config: TrainConfig):
         raise FileNotFoundError(
             f"{out / 'identity.safetensors'} not found; run `deepsc train identity --out {out}` first"
         )
-    embedding = _load_embedding(out) if (out / "param_embedding.safetensors").exists() else None
+    embedding = load_param_embedding(out) if (out / "param_embedding.safetensors").exists() else None
     if latent_space == "w":
         directions = bundle.directions
     else:
@@ -312,7 +313,7 @@ def train_part(
             # The regression stage was complete: keep the time it took when it ran.
             metrics["regression_seconds"] = previous.get("regression_seconds", previous.get("seconds"))
     elif part == "editing":
-        embedding = _load_embedding(out)
+        embedding = load_param_embedding(out)
         with torch.no_grad():
             directions = embedding_directions(embedding, samples=steps, seed=seed)
             w = embedding(sample_params(steps, torch.Generator().manual_seed(seed + 1)))
