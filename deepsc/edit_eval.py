@@ -116,11 +116,11 @@ def evaluate_editing(
     faces = render(params, resolution=bundle.resolution, noise_seed=EVAL_SEED)
     stats = bundle.latent_stats(latent_space)
     keys = [_key(snr) for snr in snrs_db]
-    success = {key: [] for key in keys}
-    similarity = {key: [] for key in keys}
-    other_change = {key: [] for key in keys}
+    success: dict[str, list[bool]] = {key: [] for key in keys}
+    similarity: dict[str, list[float]] = {key: [] for key in keys}
+    other_change: dict[str, list[float]] = {key: [] for key in keys}
     sender_success: list[bool] = []
-    by_attribute = {key: {name: [] for name in ATTRIBUTES} for key in keys}
+    by_attribute: dict[str, dict[str, list[bool]]] = {key: {name: [] for name in ATTRIBUTES} for key in keys}
     phrasings = eval_phrasings()
 
     for i in range(sizes.faces):

@@ -216,7 +216,6 @@ class SemanticEditor:
             )
             last_delta = delta
             candidate = self._evaluate(current + delta, index, target, latent_space)
-            images = candidate.images
 
             # Overshoot: bisect between the current latent (short of the target) and the stepped
             # one (past it), so a coarse field step can still land on the target degree.
@@ -232,8 +231,9 @@ class SemanticEditor:
                 else:
                     low = middle
                     candidate = probe
-                images = candidate.images
 
+            assert candidate.images is not None  # every evaluated candidate keeps its rendering
+            images = candidate.images
             best = min(best, candidate, key=lambda c: (c.gap, -c.confidence))
             degree = candidate.degree(index)
             current = candidate.latent

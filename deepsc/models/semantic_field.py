@@ -32,16 +32,17 @@ class SemanticField(nn.Module):
     def __init__(self, latent_dim: int, identity_dim: int, text_dim: int, hidden: int = 256) -> None:
         super().__init__()
         self.base = nn.Parameter(torch.zeros(latent_dim))
+        output = nn.Linear(hidden, latent_dim)
         self.net = nn.Sequential(
             nn.Linear(identity_dim + text_dim + latent_dim, hidden),
             nn.LeakyReLU(0.2),
             nn.Linear(hidden, hidden),
             nn.LeakyReLU(0.2),
-            nn.Linear(hidden, latent_dim),
+            output,
         )
         # Zero residual at initialisation: the field starts as the constant direction.
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        nn.init.zeros_(output.weight)
+        nn.init.zeros_(output.bias)
 
     def forward(self, latent: torch.Tensor, identity: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """latent: (N, D) standardised z'; identity: (N, I); text: (N, T) → (N, D) step Δ, standardised."""
@@ -66,6 +67,8 @@ class SemanticFields(nn.Module):
         self.fields = nn.ModuleDict(
             {name: SemanticField(latent_dim, identity_dim, text_dim, hidden) for name in ATTRIBUTES}
         )
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.zeros(latent_dim))
         self.register_buffer("std", torch.ones(latent_dim))
 
@@ -77,7 +80,9 @@ class SemanticFields(nn.Module):
         """Initialise every field's constant part from (5, D) directions in latent units."""
         with torch.no_grad():
             for i, name in enumerate(ATTRIBUTES):
-                self.fields[name].base.copy_(directions[i] / self.std)
+                field = self.fields[name]
+                assert isinstance(field, SemanticField)
+                field.base.copy_(directions[i] / self.std)
 
     def forward(self, attribute: str, latent: torch.Tensor, identity: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """Return the step Δ (N, D), in latent units, that raises ``attribute`` by one degree.

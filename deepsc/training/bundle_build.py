@@ -7,8 +7,10 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
@@ -17,6 +19,7 @@ from deepsc.attributes import ATTRIBUTES, NUM_DEGREES
 from deepsc.bundle import sha256_of, tensor_shapes, write_manifest, write_weights
 from deepsc.latent_codec import LatentStatistics, allocate_power
 from deepsc.models.predictor import AttributePredictor
+from deepsc.models.stylegan2 import Generator
 from deepsc.renderer import IDENTITY_FACTORS, params_from_latent, render, sample_params
 from deepsc.training.common import TrainConfig
 from deepsc.training.field import train_fields
@@ -128,7 +131,10 @@ SENSITIVITY_SAMPLES = 256
 
 
 def degree_sensitivity(
-    generator: torch.nn.Module, predictor: AttributePredictor, inputs: torch.Tensor, to_w
+    generator: Generator,
+    predictor: AttributePredictor,
+    inputs: torch.Tensor,
+    to_w: Callable[[torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:
     """(D, D) E[Jᵀ J] over the inputs (N, D), J the Jacobian of the five expected degrees with
     respect to the input; ``to_w`` maps an input batch to w. Each face's degrees depend on its
@@ -272,6 +278,7 @@ def train_part(
         checkpoint=checkpoint_path,
         threads=threads,
     )
+    metrics: dict[str, Any]
 
     if part == "predictor":
         model = train_predictor(config, _progress("predictor"), width=PREDICTOR_CONFIG["width"])
@@ -385,9 +392,9 @@ def train_part(
         write_weights(out, "inversion_encoder", encoder_model.state_dict())
         metrics = {"steps": steps}
     elif part == "identity":
-        model = train_identity(config, _progress("identity"))
-        write_weights(out, "identity", model.state_dict())
-        metrics = {"held_out_faces": eval_samples or 500, **evaluate_identity(model, n=eval_samples or 500)}
+        identity = train_identity(config, _progress("identity"))
+        write_weights(out, "identity", identity.state_dict())
+        metrics = {"held_out_faces": eval_samples or 500, **evaluate_identity(identity, n=eval_samples or 500)}
     elif part == "field":
         # One space at a time keeps the other space's record, so W and Z can train in two processes.
         previous = _previous_metrics(out, "field")
