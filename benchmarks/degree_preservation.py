@@ -1,9 +1,9 @@
 """How often a face's attribute degrees survive the channel, per latent space, SNR and power allocation.
 
-Each face (renderer faces in w, random z in z) is sent as it is (no edit) through AWGN and decoded with the receiver's LMMSE estimate;
-a degree survives when the predictor reads the same degree off the received image as off the
-noiseless one. The bundle's power allocation is compared with sending the standardised latent as
-it is (w) or each z normalised on its own (z).
+Each face (renderer faces in w, random z in z) is sent unedited through AWGN and decoded with the
+receiver's LMMSE estimate. A degree survives when the predictor reads the same degree off the
+received image as off the noiseless one. The bundle's power allocation is compared with sending
+the standardised latent as it is (w) or each z normalised on its own (z).
 
     .venv/bin/python -m benchmarks.degree_preservation [--bundle synthetic-64] [--faces 400] [--json]
 """

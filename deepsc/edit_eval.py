@@ -1,9 +1,9 @@
 """``deepsc eval-edit``: how well edits survive the channel, on held-out renderer faces.
 
 Each face is inverted once. The Semantic Editing Module edits the latent at the sender, where the
-predictor checks it without noise. With ``channel_aware`` (the default, as the services do), the
-sender knows the SNR of the job and edits once per evaluated SNR, letting output determination
-simulate that channel; otherwise one edit serves every SNR. The edited latent crosses an AWGN
+predictor checks it without noise. With ``channel_aware`` (the default, as in the services), the
+sender receives the SNR with the job and edits once per evaluated SNR, so output determination
+simulates that channel. Otherwise one edit serves every SNR. The edited latent crosses an AWGN
 channel with one seeded noise draw per face and SNR, independent of the sender's simulation. For
 the received image:
 

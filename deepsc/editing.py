@@ -276,10 +276,13 @@ class SemanticEditor:
         latent_space: str,
         channel: SimulatedChannel,
     ) -> tuple[_Candidate, float]:
-        """Pick, among latents along the last field step around ``best``, the one whose simulated
-        receptions most often show the target degree; among equals, the one that moves the other
-        attributes least, then the one closest to ``best``. With ``sender_match``, only candidates
-        that show the target degree without noise compete when ``best`` does."""
+        """Pick the latent along the last field step around ``best`` whose simulated receptions most
+        often show the target degree.
+
+        Ties go to the candidate that moves the other attributes least, then to the one closest to
+        ``best``. With ``sender_match``, only candidates that show the target degree without noise
+        compete when ``best`` does.
+        """
         offsets = torch.tensor(self.config.candidate_offsets, dtype=best.latent.dtype)
         candidates = best.latent + offsets.unsqueeze(1) * delta  # (C, D)
         samples = self.config.channel_samples

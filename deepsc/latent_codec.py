@@ -214,9 +214,9 @@ def allocate_power(
 
     Args:
         variances: (D,) prior variance λ_i of each component.
-        sensitivity: (D,) how much an error in each component matters; normalised to mean 1 and
-            mixed with ``floor_weight`` of a uniform weight, so no component is ignored for being
-            irrelevant to the predictor alone (it may still carry the identity).
+        sensitivity: (D,) how much an error in each component matters. It is normalised to mean 1
+            and mixed with ``floor_weight`` of a uniform weight, because a component the predictor
+            ignores may still carry the identity.
         snr_db: design SNR, P/σ² in dB.
         power_variances: (D,) the components' variances over the latents that will be sent, when
             they differ from the prior's (floored) ones; the gains are scaled so that those

@@ -52,7 +52,7 @@ def job_message(job: Job) -> editing_pb2.EditJob:
 
 
 def session_message(session: Session, body: dict) -> editing_pb2.EditSession:
-    """The gRPC form of a session; ``body`` is its REST form (``Session.to_dict``)."""
+    """Build the gRPC message of a session from ``body``, its REST form (``Session.to_dict``)."""
     return editing_pb2.EditSession(
         id=session.id,
         inverted=body["inverted"],
@@ -141,6 +141,7 @@ class EditServicer(editing_pb2_grpc.EditServiceServicer):
         try:
             session = accept_session(self.state, submission)
         except SubmissionError as error:
+            logger.warning("rejected gRPC session (%s): %s", error.kind, error)
             abort(context, SUBMISSION_CODES[error.kind], str(error))
         logger.info("session %s opened over gRPC", session.id)
         return session_message(session, session.to_dict(self.state.jobs))
@@ -154,6 +155,7 @@ class EditServicer(editing_pb2_grpc.EditServiceServicer):
             try:
                 job = accept_turn(self.state, session, request.instruction, seed, rid if rid != "-" else "")
             except SubmissionError as error:
+                logger.warning("session %s: rejected gRPC turn (%s): %s", session.id, error.kind, error)
                 code = grpc.StatusCode.FAILED_PRECONDITION if session.closed else SUBMISSION_CODES[error.kind]
                 abort(context, code, str(error))
             logger.info("session %s: turn %d queued over gRPC as job %s", session.id, job.turn, job.id)
@@ -176,6 +178,7 @@ class EditServicer(editing_pb2_grpc.EditServiceServicer):
     def _session(self, session_id: str, context: grpc.ServicerContext) -> Session:
         session = self.state.sessions.get(session_id)
         if session is None:
+            logger.warning("gRPC request for unknown session %r", session_id)
             abort(context, grpc.StatusCode.NOT_FOUND, f"no session with id {session_id!r}")
         return session
 

@@ -4,7 +4,7 @@ from benchmarks.degree_preservation import SNRS_DB, measure
 from deepsc.attributes import ATTRIBUTES
 
 
-def test_degree_preservation_reports_every_space_and_snr(tiny_bundle):
+def test_degree_preservation_covers_spaces_and_snrs(tiny_bundle):
     results = measure(str(tiny_bundle), faces=6)
     # The tiny bundle has no power allocation: only the plain schemes run.
     assert set(results) == {"w", "z"}

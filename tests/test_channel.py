@@ -175,25 +175,25 @@ def _allocated(
     return replace(stats, gains=gains)
 
 
-def test_allocate_power_spends_exactly_the_budget_where_it_matters():
+def test_allocate_power_water_fills_the_budget():
     variances = torch.tensor([4.0, 2.0, 1.0, 0.5, 0.1, 0.02])
     weights = torch.tensor([0.0, 1.0, 10.0, 1.0, 1.0, 0.0])
     gains = allocate_power(variances, weights, 6.0, floor_weight=0.0)
     powers = gains.square() * variances
     assert powers.sum().item() == pytest.approx(6.0, rel=1e-4)
-    # Components with no weight get no power; the heavily weighted one gets the most.
+    # Components with no weight get no power, and the heavily weighted one gets the most.
     assert powers[0].item() == 0.0
     assert powers[5].item() == 0.0
     assert int(powers.argmax()) == 2
     # With a uniform floor in the weights, the strongest component carries power again.
     assert allocate_power(variances, weights, 6.0, floor_weight=0.2)[0].item() > 0
-    # Scaled to the variances of the latents actually sent: exactly the budget on those.
+    # Scaled to the variances of the latents actually sent, those latents use exactly the budget.
     actual = variances * torch.tensor([1.0, 1.0, 1.0, 1.0, 0.5, 0.1])
     scaled = allocate_power(variances, weights, 6.0, power_variances=actual)
     assert (scaled.square() * actual).sum().item() == pytest.approx(6.0, rel=1e-4)
 
 
-def test_allocated_stats_keep_power_and_a_lossless_round_trip():
+def test_allocated_codec_power_and_round_trip():
     latents = _low_rank_latents(8192)
     weights = torch.rand(32, generator=torch.Generator().manual_seed(3))
     stats = _allocated(LatentStatistics.estimate(latents), weights, latents)
@@ -202,8 +202,8 @@ def test_allocated_stats_keep_power_and_a_lossless_round_trip():
     assert stats.gains is not None and stats.basis is not None
     assert (stats.gains == 0).any(), "the seeded weights should leave some component without power"
 
-    # Without noise the receiver gets every component that carried power exactly; the others are
-    # at their prior mean.
+    # Without noise the receiver gets every component that carried power exactly. The others come
+    # out at their prior mean.
     sent = latents[0]
     coefficients = ((sent - stats.mean) / stats.std) @ stats.basis
     expected = stats.mean + stats.std * (torch.where(stats.gains > 0, coefficients, 0.0) @ stats.basis.T)
@@ -217,7 +217,7 @@ def test_allocation_lowers_the_weighted_error(channel):
     latents = _low_rank_latents(8192)
     plain = LatentStatistics.estimate(latents)
     assert plain.basis is not None
-    # Errors in the third and fourth strongest components matter, the rest barely.
+    # Errors in the third and fourth strongest components matter, and the rest barely do.
     weights = torch.full((32,), 0.01)
     weights[-4:-2] = 1.0
     allocated = _allocated(plain, weights, latents)

@@ -123,7 +123,7 @@ def test_edit_stops_when_interrupted(field_bundle):
         editor.edit(latent, EditRequest("smile", "target", degree=0 if current else 5), interrupt=stop)
 
 
-def test_no_channel_samples_turns_the_simulation_off(field_bundle):
+def test_zero_channel_samples_skip_simulation(field_bundle):
     torch.manual_seed(13)
     latent = field_bundle.generator.mapping(torch.randn(1, 16))
     request = EditRequest("beard", "target", degree=5)

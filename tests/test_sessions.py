@@ -94,7 +94,7 @@ def test_session_errors(services, small_photo_path, not_an_image):
         assert client.post(turns, data={"instruction": "add glasses"}).status_code == 404
 
 
-def test_grpc_session_chains_turns_and_closes(services, small_photo_path, not_an_image):
+def test_grpc_session_chains_turns(services, small_photo_path, not_an_image):
     _, settings = services
     with grpc.insecure_channel(f"127.0.0.1:{settings.sender_grpc_port}") as channel:
         stub = editing_pb2_grpc.EditServiceStub(channel)

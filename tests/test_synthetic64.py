@@ -150,7 +150,7 @@ def _hit_rate(editor, bundle, latent, channel, index, target, space):
 
 
 @pytest.mark.parametrize(("space", "snr_db"), [("w", 6.0), ("z", 0.0)])
-def test_channel_aware_output_is_at_least_as_robust(pipeline, space, snr_db):
+def test_channel_aware_output_no_less_robust(pipeline, space, snr_db):
     bundle = pipeline.bundle
     plain = _editor(bundle, max_steps=6)
     aware = _editor(bundle, max_steps=6, channel_samples=8, sender_match=False)
@@ -179,7 +179,7 @@ def test_channel_aware_output_is_at_least_as_robust(pipeline, space, snr_db):
         )
 
 
-def test_channel_aware_output_keeps_a_sender_match(pipeline):
+def test_channel_aware_output_keeps_sender_match(pipeline):
     bundle = pipeline.bundle
     editor = _editor(bundle, max_steps=8, channel_samples=8)
     channel = SimulatedChannel(bundle.latent_stats("w"), 6.0)
