@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/ruff check deepsc sender channel_sim receiver tests benchmarks
 	$(BIN)/mypy
 
-# Retrain the bundled default from scratch (about an hour on a 2-core CPU; see its MODEL_CARD.md).
+# Retrain the bundled default from scratch (about four hours on a 2-core CPU; its MODEL_CARD.md lists each part).
 bundle: install
 	$(BIN)/deepsc train predictor --out bundles/synthetic-64
 	$(BIN)/deepsc train generator --out bundles/synthetic-64

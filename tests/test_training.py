@@ -59,6 +59,18 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
     assert bundle.inversion_encoder is not None
     assert bundle.discriminator is not None and bundle.identity is not None
     assert set(bundle.fields) == {"w", "z"}
+    # train editing stores the power allocation of both latent spaces.
+    assert bundle.w_stats.gains is not None
+    assert bundle.latent_stats("z").gains is not None
+
+    # Retraining the fields of one space keeps the record of the other.
+    field_run = ["train", "field", "--out", str(out), "--steps", "1", "--batch-size", "4", "--latent-space", "w"]
+    assert main([*field_run, "--checkpoint", str(checkpoints / "field.ckpt")]) == 0
+    record = json.loads((out / "bundle.json").read_text())["metrics"]["field"]
+    assert set(record["latent_spaces"]) == {"w", "z"}
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "--latent-space w`" in card
+    assert "--latent-space z`" in card
 
 
 def test_training_resumes_from_checkpoint(tmp_path, capsys):

@@ -48,7 +48,7 @@ DEFAULT_STEPS = {
     "text": 12000,
     "encoder": 1500,
     "identity": 1000,
-    "field": 250,
+    "field": 600,
 }
 # Steps of the generator's adversarial fine-tuning after its regression stage.
 DEFAULT_ADVERSARIAL_STEPS = 4000
@@ -396,10 +396,7 @@ def train_part(
         write_weights(out, "identity", identity.state_dict())
         metrics = {"held_out_faces": eval_samples or 500, **evaluate_identity(identity, n=eval_samples or 500)}
     elif part == "field":
-        # One space at a time keeps the other space's record, so W and Z can train in two processes.
-        previous = _previous_metrics(out, "field")
-        kept = previous.get("latent_spaces", {}) if previous.get("steps_per_attribute") == steps else {}
-        metrics = {"steps_per_attribute": steps, "latent_spaces": dict(kept)}
+        metrics = {"steps_per_attribute": steps, "latent_spaces": {}}
         for space in ("w", "z") if latent_space == "both" else (latent_space,):
             space_started = time.perf_counter()
             fields = _train_field(
@@ -421,6 +418,11 @@ def train_part(
         metrics["command"] += f" --adversarial-steps {metrics['adversarial_steps']}"
     if part == "field":
         metrics["command"] += f" --latent-space {latent_space}"
+        # Training one space keeps the other space's record, so W and Z can train in two processes.
+        # The record is read now, not at the start, because the other process may have finished since.
+        previous = _previous_metrics(out, "field")
+        if previous.get("steps_per_attribute") == steps:
+            metrics["latent_spaces"] = {**previous.get("latent_spaces", {}), **metrics["latent_spaces"]}
     _update_manifest(out, part, metrics)
     write_model_card(out)
     return metrics

@@ -178,7 +178,11 @@ def render_model_card(folder: Path) -> str:
         "",
     ]
     for part in ("predictor", "generator", "editing", "text", "encoder", "identity", "field"):
-        if part in metrics:
+        spaces = metrics.get(part, {}).get("latent_spaces", {})
+        if spaces and all("command" in record for record in spaces.values()):
+            # Fields trained one latent space per command: one line each.
+            lines += [f"- `{record['command']}`: {record['seconds'] / 60:.1f} min" for record in spaces.values()]
+        elif part in metrics:
             line = f"- `{metrics[part]['command']}`: {metrics[part]['seconds'] / 60:.1f} min"
             if metrics[part].get("regression_seconds"):
                 line += (
