@@ -95,6 +95,8 @@ def encode_latents(latents: torch.Tensor, stats: LatentStatistics, power: float 
     if stats.normalisation == "average":
         if stats.gains is not None:
             assert stats.basis is not None
+            # NOTE: the power is P on average over the prior only. An inverted photo far from it can
+            # go out at tens of times P; there is no peak-power cap yet.
             return (u @ stats.basis.to(u)) * stats.gains.to(u) * math.sqrt(power)
         return u * math.sqrt(power)
     return power_normalise(u, power)

@@ -26,9 +26,10 @@ from deepsc.training.common import StepCallback, TrainConfig, load_checkpoint, s
 logger = logging.getLogger(__name__)
 
 # Augmentation of the training sentences: the held-out templates differ in their frame words, so
-# the encoder learns to read the request when words are hidden (<unk>), dropped or inserted.
+# the encoder learns to read the request when words are hidden (<unk>) or inserted. Deletion is
+# off, because deleting "more" or "less" leaves a sentence whose label no longer follows from it.
 WORD_DROPOUT = 0.25
-WORD_DELETION = 0.1
+WORD_DELETION = 0.0
 WORD_INSERTION = 0.15
 
 
