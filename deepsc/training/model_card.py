@@ -149,7 +149,9 @@ def render_model_card(folder: Path) -> str:
         if key in metrics:
             result = metrics[key]
             lines += [
-                f"`deepsc eval-edit --latent-space {space}` ({result['faces']} held-out renderer faces, each inverted "
+                f"`deepsc eval-edit --latent-space {space}"
+                + (f" --faces {result['faces']}" if result["faces"] != 200 else "")
+                + f"` ({result['faces']} held-out renderer faces, each inverted "
                 f"once with {result['inversion_steps']} steps; instructions over all five attributes, both directions; "
                 f"AWGN; {result['field']} field; "
                 + (
