@@ -58,10 +58,10 @@ def measure(bundle_name: str, faces: int, seed: int = 7) -> dict:
                 with torch.no_grad():
                     received = awgn_round_trip(latent, stats, torch.full((faces,), snr), generator=noise)
                 degrees = predict_degrees(bundle.generator, bundle.predictor, received, space)
-                kept = (degrees == sent_degrees).float().mean(0)
+                kept_fraction = (degrees == sent_degrees).float().mean(0)
                 rows[str(int(snr))] = {
-                    "kept": {name: round(float(kept[i]), 3) for i, name in enumerate(ATTRIBUTES)},
-                    "kept_mean": round(float(kept.mean()), 3),
+                    "kept": {name: round(float(kept_fraction[i]), 3) for i, name in enumerate(ATTRIBUTES)},
+                    "kept_mean": round(float(kept_fraction.mean()), 3),
                     "mean_abs_change": round(float((degrees - sent_degrees).abs().float().mean()), 3),
                 }
             results.setdefault(space, {})[scheme] = rows

@@ -221,7 +221,7 @@ def allocate_power(
             ignores may still carry the identity.
         snr_db: design SNR, P/σ² in dB.
         power_variances: (D,) the components' variances over the latents that will be sent, when
-            they differ from the prior's (floored) ones; the gains are scaled so that those
+            they differ from the prior's floored ones. The gains are then scaled so that those
             latents are sent at exactly P on average.
 
     Returns:

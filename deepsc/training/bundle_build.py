@@ -136,9 +136,11 @@ def degree_sensitivity(
     inputs: torch.Tensor,
     to_w: Callable[[torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:
-    """(D, D) E[Jᵀ J] over the inputs (N, D), J the Jacobian of the five expected degrees with
-    respect to the input; ``to_w`` maps an input batch to w. Each face's degrees depend on its
-    own input only, so one gradient of the batch sum per attribute gives every face's row."""
+    """Return E[Jᵀ J] (D, D) over the inputs (N, D), with J the Jacobian of the five expected degrees.
+
+    ``to_w`` maps an input batch to w. Each face's degrees depend on its own input only, so one
+    gradient of the batch sum per attribute gives every face's row.
+    """
     inputs = inputs.detach().clone().requires_grad_(True)
     images = ((generator.synthesis(to_w(inputs)) + 1) / 2).clamp(0, 1)
     degrees = (predictor(images).softmax(-1) * torch.arange(NUM_DEGREES)).sum(-1)  # (N, 5) expected degrees

@@ -44,9 +44,9 @@ def build_vocab(corpus: list[Instruction]) -> list[str]:
 
 def _augment(tokens: list[int], vocab_size: int, rng: random.Random) -> list[int]:
     """Delete a few words and insert random vocabulary words; the request words stay readable often enough."""
-    kept = [token for token in tokens if rng.random() >= WORD_DELETION] or tokens[:1]
+    remaining = [token for token in tokens if rng.random() >= WORD_DELETION] or tokens[:1]
     out: list[int] = []
-    for token in kept:
+    for token in remaining:
         if rng.random() < WORD_INSERTION:
             out.append(rng.randrange(2, vocab_size))
         out.append(token)
