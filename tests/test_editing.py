@@ -134,6 +134,54 @@ def test_zero_channel_samples_skip_simulation(field_bundle):
     assert first.expected_success is None
 
 
+@pytest.mark.parametrize("space", ["w", "z"])
+def test_refinement_never_worsens_the_simulated_degrees(field_bundle, space):
+    channel = SimulatedChannel(field_bundle.latent_stats(space), 3.0)
+    determined = _editor(field_bundle, channel_samples=6, refine_steps=0)
+    refined = _editor(field_bundle, channel_samples=6, refine_steps=4, refine_lr=0.2)
+    torch.manual_seed(17)
+    changed = 0
+    for attribute in ATTRIBUTES:
+        latent = torch.randn(1, 16)
+        if space == "w":
+            latent = field_bundle.generator.mapping(latent)
+        request = EditRequest(attribute, "change", amount=2)
+        first = determined.edit(latent, request, latent_space=space, channel=channel)
+        second = refined.edit(latent, request, latent_space=space, channel=channel)
+        if first.stopped == "no_change":
+            continue
+
+        # Both are scored on the same simulated receptions. The refinement replaces the determined
+        # latent only when the five degrees land no further from what the user wants.
+        desired = torch.tensor([first.degrees_before[name] for name in ATTRIBUTES])
+        desired[ATTRIBUTES.index(attribute)] = first.degree_target
+        index = ATTRIBUTES.index(attribute)
+        hits_first, error_first = refined.score_receptions(first.latent, index, desired, space, channel)
+        hits_second, error_second = refined.score_receptions(second.latent, index, desired, space, channel)
+        assert error_second <= error_first
+        assert second.expected_success == pytest.approx(hits_second)
+        assert first.expected_success == pytest.approx(hits_first)
+        changed += not torch.equal(first.latent, second.latent)
+    assert changed > 0, "the refinement never replaced a latent; the test checks nothing"
+
+
+def test_refinement_stops_when_interrupted(field_bundle):
+    stop = threading.Event()
+
+    def interrupt_after_first_step(step, max_steps, degree):
+        stop.set()
+        return False
+
+    editor = _editor(field_bundle, channel_samples=4, refine_steps=3)
+    channel = SimulatedChannel(field_bundle.latent_stats("w"), 6.0)
+    torch.manual_seed(19)
+    latent = field_bundle.generator.mapping(torch.randn(1, 16))
+    current = int(predict_degrees(field_bundle.generator, field_bundle.predictor, latent)[0, 0])
+    request = EditRequest("bangs", "target", degree=0 if current else 5)
+    with pytest.raises(Interrupted, match="refinement"):
+        editor.edit(latent, request, callback=interrupt_after_first_step, interrupt=stop, channel=channel)
+
+
 def test_z_edit_without_a_z_field_is_refused(tiny_bundle):
     bundle = load_bundle(tiny_bundle)
     editor = SemanticEditor(bundle.generator, bundle.predictor, bundle.directions)
