@@ -41,6 +41,7 @@ lint: install
 # Retrain the bundled default from scratch (about four hours on a 2-core CPU; its MODEL_CARD.md lists each part).
 bundle: install
 	$(BIN)/deepsc train predictor --out bundles/synthetic-64
+	$(BIN)/deepsc train eval-predictor --out bundles/synthetic-64
 	$(BIN)/deepsc train generator --out bundles/synthetic-64
 	$(BIN)/deepsc train editing --out bundles/synthetic-64
 	$(BIN)/deepsc train text --out bundles/synthetic-64

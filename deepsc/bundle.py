@@ -121,6 +121,9 @@ class Bundle:
         w_stats: statistics of W used to restore the latent's scale at the receiver.
         z_stats: statistics of Z with a power allocation, or None for the per-vector
             normalisation of z (bundles built before the allocation).
+        eval_predictor: a second attribute predictor, trained apart from ``predictor`` (another
+            seed and data stream), that ``deepsc eval-edit`` uses to check received edits, since
+            the sender optimises against ``predictor``; None when the bundle has none.
     """
 
     name: str
@@ -136,6 +139,7 @@ class Bundle:
     fields: dict[str, SemanticFields] = field(default_factory=dict)
     discriminator: AttributeDiscriminator | None = None
     z_stats: LatentStatistics | None = None
+    eval_predictor: AttributePredictor | None = None
 
     def start_w(self, images: torch.Tensor) -> torch.Tensor:
         """Starting w (N, D) of the inversion: the encoder's estimate, or the mean w without one."""
@@ -268,6 +272,11 @@ def load_bundle(
             fields[space] = SemanticFields(space, generator.style_dim, identity.dim, **manifest["semantic_field"])
             fields[space].load_state_dict(load_file(str(folder / files[key]["path"])))
             fields[space].eval().requires_grad_(False).to(device)
+    eval_predictor = None
+    if "eval_predictor" in files:
+        eval_predictor = AttributePredictor(**manifest.get("predictor", {}))
+        eval_predictor.load_state_dict(load_file(str(folder / files["eval_predictor"]["path"])))
+        eval_predictor.eval().requires_grad_(False).to(device)
     discriminator = None
     if "discriminator" in files:
         discriminator = AttributeDiscriminator(generator.size)
@@ -288,6 +297,7 @@ def load_bundle(
         fields,
         discriminator,
         z_stats,
+        eval_predictor,
     )
 
 

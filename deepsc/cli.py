@@ -92,9 +92,10 @@ def _add_train(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train one part of a bundle from scratch")
     parser.add_argument(
         "part",
-        choices=["predictor", "generator", "editing", "text", "encoder", "identity", "field"],
+        choices=["predictor", "eval-predictor", "generator", "editing", "text", "encoder", "identity", "field"],
         help=(
-            "part to train; generator needs the predictor, editing the generator, encoder the editing statistics, "
+            "part to train; eval-predictor is a second predictor from seed + 1000 that eval-edit checks edits with; "
+            "generator needs the predictor, editing the generator, encoder the editing statistics, "
             "field all the others"
         ),
     )
@@ -470,6 +471,15 @@ def run_eval_edit(args: argparse.Namespace) -> int:
             f"{key:>6} | {results['edit_success'][key]:>12} | {results['identity_similarity'][key]!s:>19} | "
             f"{results['other_attribute_change'][key]}"
         )
+    check = results.get("independent_check")
+    if check:
+        print(
+            "read again by the evaluation predictor (trained apart; it agrees with the predictor on "
+            f"{check['agreement_on_reconstructions']} of the reconstructions' degrees):"
+        )
+        print("SNR dB | edit success | other-attribute change (degrees)")
+        for key in check["edit_success"]:
+            print(f"{key:>6} | {check['edit_success'][key]:>12} | {check['other_attribute_change'][key]}")
     return 0
 
 

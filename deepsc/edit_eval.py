@@ -13,6 +13,11 @@ the received image:
 - other-attribute change: mean absolute change, in degrees, of the four other attributes between
   the reconstruction and the received edit.
 
+The sender's refinement optimises the latent against the bundle's predictor, so a bundle with an
+evaluation predictor (trained apart, from another seed) reads every reconstruction and received
+edit again: ``independent_check`` repeats edit success and other-attribute change by that second
+reading, with the fraction of reconstruction degrees on which both predictors agree.
+
 Instructions cover all five attributes in both directions: face i edits attribute i mod 5, up for
 even i // 5 and down for odd (flipped at the ends of the scale), as a change of one or two degrees
 or an absolute target three degrees away.
@@ -121,6 +126,10 @@ def evaluate_editing(
     other_change: dict[str, list[float]] = {key: [] for key in keys}
     sender_success: list[bool] = []
     by_attribute: dict[str, dict[str, list[bool]]] = {key: {name: [] for name in ATTRIBUTES} for key in keys}
+    checker = bundle.eval_predictor
+    check_success: dict[str, list[bool]] = {key: [] for key in keys}
+    check_change: dict[str, list[float]] = {key: [] for key in keys}
+    agreement: list[float] = []
     phrasings = eval_phrasings()
 
     for i in range(sizes.faces):
@@ -136,6 +145,9 @@ def evaluate_editing(
         with torch.no_grad():
             reconstruction = synthesise(bundle.generator, inverted, latent_space)
             degrees_before = bundle.predictor.predict_degrees(reconstruction)[0]
+            if checker is not None:
+                checked_before = checker.predict_degrees(reconstruction)[0]
+                agreement.append(float((checked_before == degrees_before).float().mean()))
         attribute_index = i % len(ATTRIBUTES)
         request = eval_request(i, int(degrees_before[attribute_index]))
         text = bundle.text_embedding(_phrasing(phrasings, request, i))
@@ -159,6 +171,11 @@ def evaluate_editing(
             by_attribute[key][request.attribute].append(hit)
             others = [j for j in range(len(ATTRIBUTES)) if j != attribute_index]
             other_change[key].append(float((degrees_after[others] - degrees_before[others]).abs().float().mean()))
+            if checker is not None:
+                with torch.no_grad():
+                    checked_after = checker.predict_degrees(edited)[0]
+                check_success[key].append(int(checked_after[attribute_index]) == edit.degree_target)
+                check_change[key].append(float((checked_after[others] - checked_before[others]).abs().float().mean()))
         if progress is not None:
             progress(i + 1, sizes.faces)
 
@@ -177,6 +194,14 @@ def evaluate_editing(
         "edit_success_by_attribute": {
             key: {name: _mean(values) if values else None for name, values in rows.items()}
             for key, rows in by_attribute.items()
+        },
+        "independent_check": None
+        if checker is None
+        else {
+            "predictor": "eval_predictor",
+            "agreement_on_reconstructions": _mean(agreement),
+            "edit_success": {key: _mean(values) for key, values in check_success.items()},
+            "other_attribute_change": {key: _mean(values) for key, values in check_change.items()},
         },
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -1,5 +1,7 @@
 import json
 
+import torch
+
 from deepsc.bundle import check_bundle, load_bundle
 from deepsc.cli import main
 
@@ -9,6 +11,7 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
     checkpoints = tmp_path / "runs"
     parts = (
         ("predictor", 2),
+        ("eval-predictor", 2),
         ("generator", 2),
         ("editing", 256),
         ("text", 3),
@@ -41,6 +44,7 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
     manifest = json.loads((out / "bundle.json").read_text())
     assert set(manifest["files"]) == {
         "predictor",
+        "eval_predictor",
         "generator",
         "param_embedding",
         "editing",
@@ -52,12 +56,26 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
         "semantic_field_w",
         "semantic_field_z",
     }
-    assert set(manifest["metrics"]) == {"predictor", "generator", "editing", "text", "encoder", "identity", "field"}
+    assert set(manifest["metrics"]) == {
+        "predictor",
+        "eval-predictor",
+        "generator",
+        "editing",
+        "text",
+        "encoder",
+        "identity",
+        "field",
+    }
+    # The evaluation predictor is a second model: another seed, so other weights.
+    assert manifest["metrics"]["eval-predictor"]["seed"] == 1000
     assert (out / "MODEL_CARD.md").exists()
     bundle = load_bundle(out)
     assert bundle.text_encoder is not None
     assert bundle.inversion_encoder is not None
     assert bundle.discriminator is not None and bundle.identity is not None
+    assert bundle.eval_predictor is not None
+    first = next(iter(bundle.predictor.state_dict().values()))
+    assert not torch.equal(first, next(iter(bundle.eval_predictor.state_dict().values())))
     assert set(bundle.fields) == {"w", "z"}
     # train editing stores the power allocation of both latent spaces.
     assert bundle.w_stats.gains is not None

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 PREDICTOR_CONFIG = {"resolution": 64, "width": 32}
 DEFAULT_STEPS = {
     "predictor": 2000,
+    "eval-predictor": 2000,
     "generator": 9000,
     "editing": 8192,
     "text": 12000,
@@ -54,7 +55,17 @@ DEFAULT_STEPS = {
 DEFAULT_ADVERSARIAL_STEPS = 4000
 # Steps of the mapping-only stage per step of the joint generator training.
 MAPPING_STEPS_PER_STEP = 3
-DEFAULT_BATCH = {"predictor": 64, "generator": 32, "text": 64, "encoder": 64, "identity": 32, "field": 24}
+# Added to --seed for the evaluation predictor, so it never shares data or weights with the predictor.
+EVAL_PREDICTOR_SEED_OFFSET = 1000
+DEFAULT_BATCH = {
+    "predictor": 64,
+    "eval-predictor": 64,
+    "generator": 32,
+    "text": 64,
+    "encoder": 64,
+    "identity": 32,
+    "field": 24,
+}
 IDENTITY_CONFIG = {"width": 24, "dim": 64}
 FIELD_HIDDEN = 256
 TEXT_ENCODER_CONFIG = {"embed_dim": 64, "hidden": 96}
@@ -85,6 +96,7 @@ def _update_manifest(out: Path, metrics_key: str, metrics: dict) -> None:
         "param_embedding",
         "discriminator",
         "predictor",
+        "eval_predictor",
         "editing",
         "text_encoder",
         "inversion_encoder",
@@ -287,6 +299,17 @@ def train_part(
         write_weights(out, "predictor", model.state_dict())
         faces = eval_samples or 1200
         metrics = {
+            "held_out_faces": faces,
+            "degree_accuracy": {k: round(v, 4) for k, v in evaluate_predictor(model, n=faces).items()},
+        }
+    elif part == "eval-predictor":
+        # The same recipe from another seed: a second opinion on received edits (see Bundle.eval_predictor).
+        config = replace(config, seed=seed + EVAL_PREDICTOR_SEED_OFFSET)
+        model = train_predictor(config, _progress("eval-predictor"), width=PREDICTOR_CONFIG["width"])
+        write_weights(out, "eval_predictor", model.state_dict())
+        faces = eval_samples or 1200
+        metrics = {
+            "seed": config.seed,
             "held_out_faces": faces,
             "degree_accuracy": {k: round(v, 4) for k, v in evaluate_predictor(model, n=faces).items()},
         }
