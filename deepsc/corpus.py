@@ -300,8 +300,9 @@ def generate_corpus(split: str, seed: int = 0, per_template: int = 8) -> list[In
                             s=rng.choice(SUBJECTS),
                         )
                         items.append(Instruction(_clean(text), attribute, "change", amount=sign * amount))
+                # Few verb templates exist, so each gets twice the fillings of a noun template.
                 for template in VERB_CHANGES[split].get((attribute, sign), ()):
-                    for _ in range(max(1, per_template // 2)):
+                    for _ in range(per_template):
                         text = template.format(p=rng.choice(PRONOUNS), s=rng.choice(SUBJECTS), a=rng.choice(words))
                         items.append(Instruction(_clean(text), attribute, "change", amount=sign * amount))
 
