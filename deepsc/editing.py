@@ -17,8 +17,9 @@ Then the channel-robust refinement takes a few gradient steps on the chosen late
 predictor's cross-entropy, on the latent and on simulated receptions of it, towards the target
 degree for the edited attribute and the degrees before the edit for the others, plus an identity
 term. This makes the latent a precoding for the channel: noise at the job's SNR should leave every
-degree where the user wants it. The refined latent replaces the chosen one only when the same
-simulated receptions show the target at least as often.
+degree where the user wants it. The refined latent replaces the chosen one only when, on the same
+simulated receptions, its five degrees land no further from those wanted (the edited one counted
+twice) and, with ``sender_match``, the sender still reads the target.
 
 The field is either the bundle's trained ``SemanticFields`` (one network per attribute, in W or in
 Z, see ``deepsc.models.semantic_field``) or, for bundles without them, a constant direction per

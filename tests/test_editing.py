@@ -135,7 +135,7 @@ def test_zero_channel_samples_skip_simulation(field_bundle):
 
 
 @pytest.mark.parametrize("space", ["w", "z"])
-def test_refinement_never_worsens_the_simulated_degrees(field_bundle, space):
+def test_refinement_never_worsens_simulated_degrees(field_bundle, space):
     channel = SimulatedChannel(field_bundle.latent_stats(space), 3.0)
     determined = _editor(field_bundle, channel_samples=6, refine_steps=0)
     refined = _editor(field_bundle, channel_samples=6, refine_steps=4, refine_lr=0.2)

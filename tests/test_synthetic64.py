@@ -199,7 +199,7 @@ def test_channel_aware_output_keeps_sender_match(pipeline):
     assert matched > 0, "no seeded edit reached its target; the test checks nothing"
 
 
-def test_refinement_keeps_more_degrees_through_the_channel(pipeline):
+def test_refinement_keeps_degrees_through_channel(pipeline):
     bundle = pipeline.bundle
     channel = SimulatedChannel(bundle.latent_stats("w"), 6.0)
     determined = _editor(bundle, max_steps=8, refine_steps=0)
