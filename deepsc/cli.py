@@ -486,6 +486,12 @@ def run_eval_edit(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from deepsc.training.bundle_build import train_part
 
+    # 0 would otherwise read as "not given" and train the default length.
+    for option in ("steps", "batch_size", "eval_samples"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise CliError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+
     try:
         metrics = train_part(
             args.part,

@@ -119,3 +119,12 @@ def test_training_resumes_from_checkpoint(tmp_path, capsys):
 def test_generator_needs_predictor(tmp_path, capsys):
     assert main(["train", "generator", "--out", str(tmp_path / "empty"), "--steps", "1"]) == 1
     assert "train predictor" in capsys.readouterr().err
+
+
+def test_train_rejects_sizes_below_one(tmp_path, capsys):
+    out = tmp_path / "bundle"
+    for option in ("--steps", "--batch-size", "--eval-samples"):
+        assert main(["train", "eval-predictor", "--out", str(out), option, "0"]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error == f"deepsc train: error: {option} must be at least 1, got 0"
+    assert not out.exists(), "a rejected command wrote a bundle"
