@@ -67,7 +67,7 @@ class EditConfig:
         channel_seed: seed of the simulated channel noise, so an edit is reproducible.
         sender_match: when the loop reached the target, keep the sent latent at the target degree
             at the sender too, so a session's next turn starts from the degree the user asked for.
-        refine_steps: Adam steps of the channel-robust refinement; 0 turns it off.
+        refine_steps: Adam steps of the channel-robust refinement. Zero turns it off.
         refine_samples: simulated receptions per refinement step (fresh noise each step).
         refine_lr: Adam learning rate of the refinement, in prior standard deviations of the latent.
         refine_identity: weight of 1 − cosine similarity of the identity embeddings (of the
@@ -339,7 +339,7 @@ class SemanticEditor:
         channel: SimulatedChannel,
         interrupt: threading.Event | None,
     ) -> tuple[_Candidate, float]:
-        """Channel-robust refinement of ``best`` (see the module docstring).
+        """Refine ``best`` for the channel (see the module docstring).
 
         Returns the latent to send, and the fraction of the output determination's simulated
         receptions of it that show the target degree.
@@ -458,7 +458,7 @@ class SemanticEditor:
 
 
 def _degree_weights(index: int, count: int) -> torch.Tensor:
-    """(count,) weights of the degrees in the refinement: the edit counts as much as two kept attributes."""
+    """Return the (count,) weights of the degrees in the refinement, the edited one counted twice."""
     weights = torch.ones(count)
     weights[index] = 2.0
     return weights
