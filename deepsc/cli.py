@@ -130,6 +130,15 @@ def _add_train(subparsers) -> None:
         help="generator only: steps of adversarial fine-tuning with the discriminator after regression (default 4000)",
     )
     parser.add_argument(
+        "--mouth-steps",
+        type=int,
+        default=None,
+        help=(
+            "generator only: steps of the mouth stage after the adversarial one, which adds the mouth crop and the "
+            "predictor's cross-entropy (default 1500)"
+        ),
+    )
+    parser.add_argument(
         "--latent-space",
         choices=["w", "z", "both"],
         default="both",
@@ -491,6 +500,10 @@ def run_train(args: argparse.Namespace) -> int:
         value = getattr(args, option)
         if value is not None and value < 1:
             raise CliError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+    for option in ("adversarial_steps", "mouth_steps"):
+        value = getattr(args, option)
+        if value is not None and value < 0:
+            raise CliError(f"--{option.replace('_', '-')} must be at least 0, got {value}")
 
     try:
         metrics = train_part(
@@ -504,6 +517,7 @@ def run_train(args: argparse.Namespace) -> int:
             eval_samples=args.eval_samples,
             adversarial_steps=args.adversarial_steps,
             latent_space=args.latent_space,
+            mouth_steps=args.mouth_steps,
         )
     except (FileNotFoundError, ValueError) as error:
         raise CliError(str(error), EXIT_FAILURE) from None

@@ -34,7 +34,7 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
                 str(checkpoints / f"{part}.ckpt"),
                 "--eval-samples",
                 "20",
-                *(["--adversarial-steps", "2"] if part == "generator" else []),
+                *(["--adversarial-steps", "2", "--mouth-steps", "2"] if part == "generator" else []),
             ]
         )
         assert code == 0, part
@@ -66,6 +66,10 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
         "identity",
         "field",
     }
+    generator_record = manifest["metrics"]["generator"]
+    assert generator_record["mouth_steps"] == 2
+    assert generator_record["command"].endswith("--adversarial-steps 2 --mouth-steps 2")
+    assert (checkpoints / "generator-mouth.ckpt").exists()
     # The evaluation predictor is a second model: another seed, so other weights.
     assert manifest["metrics"]["eval-predictor"]["seed"] == 1000
     assert (out / "MODEL_CARD.md").exists()
@@ -127,4 +131,69 @@ def test_train_rejects_sizes_below_one(tmp_path, capsys):
         assert main(["train", "eval-predictor", "--out", str(out), option, "0"]) == 2
         error = capsys.readouterr().err.strip()
         assert error == f"deepsc train: error: {option} must be at least 1, got 0"
+    # Stages of the generator may be skipped with 0, never given a negative length.
+    for option in ("--adversarial-steps", "--mouth-steps"):
+        assert main(["train", "generator", "--out", str(out), option, "-1"]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error == f"deepsc train: error: {option} must be at least 0, got -1"
     assert not out.exists(), "a rejected command wrote a bundle"
+
+
+def _tiny_generator_parts():
+    from deepsc.models.predictor import AttributePredictor
+    from deepsc.training.generator import ParamEmbedding, build_generator
+
+    torch.manual_seed(0)
+    config = {"size": 16, "style_dim": 32, "n_mlp": 2, "channels": {4: 16, 8: 16, 16: 8}}
+    generator = build_generator(config)
+    return generator, ParamEmbedding(generator.style_dim), AttributePredictor(resolution=16, width=4)
+
+
+def test_mouth_stage_freezes_embedding(tmp_path):
+    from deepsc.training.common import TrainConfig
+    from deepsc.training.generator import AdversarialWeights, train_adversarial
+
+    generator, embedding, predictor = _tiny_generator_parts()
+    lpips_model = _TinyDistance()
+    synthesis_before = {k: v.clone() for k, v in generator.state_dict().items() if not k.startswith("style")}
+    embedding_before = {k: v.clone() for k, v in embedding.state_dict().items()}
+    metrics = []
+    config = TrainConfig(steps=2, batch_size=2, seed=0, checkpoint=tmp_path / "mouth.ckpt")
+    weights = AdversarialWeights(mouth=1.0, attribute=0.2)
+    generator, embedding, _ = train_adversarial(
+        config,
+        generator,
+        embedding,
+        lpips_model,
+        weights,
+        callback=lambda step, total, values: metrics.append(values),
+        predictor=predictor,
+        train_embedding=False,
+    )
+
+    assert all(torch.equal(embedding.state_dict()[k], v) for k, v in embedding_before.items())
+    changed = [k for k, v in synthesis_before.items() if not torch.equal(generator.state_dict()[k], v)]
+    assert changed, "the mouth stage left the synthesis network as it was"
+    assert {"mouth", "attr"} <= set(metrics[-1])
+    assert (tmp_path / "mouth.ckpt").exists()
+
+
+def test_attribute_term_needs_the_predictor(tmp_path):
+    from deepsc.training.common import TrainConfig
+    from deepsc.training.generator import AdversarialWeights, train_adversarial
+
+    generator, embedding, _ = _tiny_generator_parts()
+    config = TrainConfig(steps=1, batch_size=2, seed=0, checkpoint=None)
+    try:
+        train_adversarial(config, generator, embedding, _TinyDistance(), AdversarialWeights(attribute=0.1))
+    except ValueError as error:
+        assert "predictor" in str(error)
+    else:
+        raise AssertionError("the attribute term ran without a predictor")
+
+
+class _TinyDistance(torch.nn.Module):
+    """Mean squared distance per image, in place of LPIPS where only the wiring is under test."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a - b).pow(2).mean(dim=[1, 2, 3])

@@ -25,6 +25,7 @@ from deepsc.training.common import TrainConfig
 from deepsc.training.field import train_fields
 from deepsc.training.generator import (
     SYNTHETIC_64_CONFIG,
+    AdversarialWeights,
     ParamEmbedding,
     build_generator,
     embedding_directions,
@@ -53,6 +54,10 @@ DEFAULT_STEPS = {
 }
 # Steps of the generator's adversarial fine-tuning after its regression stage.
 DEFAULT_ADVERSARIAL_STEPS = 4000
+# Steps of the generator's mouth stage after the adversarial one, and its loss weights: the
+# adversarial stage's objective plus the tight mouth crop and the predictor's cross-entropy.
+DEFAULT_MOUTH_STEPS = 1500
+MOUTH_STAGE_WEIGHTS = AdversarialWeights(mouth=1.0, attribute=0.2)
 # Steps of the mapping-only stage per step of the joint generator training.
 MAPPING_STEPS_PER_STEP = 3
 # Added to --seed for the evaluation predictor, so it never shares data or weights with the predictor.
@@ -271,6 +276,7 @@ def train_part(
     eval_samples: int | None = None,
     adversarial_steps: int | None = None,
     latent_space: str = "both",
+    mouth_steps: int | None = None,
 ) -> dict:
     """Train ``part`` into the bundle folder ``out`` and return its measured metrics.
 
@@ -280,6 +286,8 @@ def train_part(
         latent_space: field only: train the fields of "w", "z" or "both".
         adversarial_steps: steps of the generator's adversarial fine-tuning (default 4000; 0
             skips it and writes no discriminator).
+        mouth_steps: steps of the generator's mouth stage after the adversarial one (default
+            1500; 0 skips it).
     """
     out.mkdir(parents=True, exist_ok=True)
     steps = steps or DEFAULT_STEPS[part]
@@ -321,15 +329,33 @@ def train_part(
         lpips_model = load_lpips()
         generator, embedding = train_generator(config, predictor, lpips_model, callback=_progress("generator"))
         adversarial_steps = DEFAULT_ADVERSARIAL_STEPS if adversarial_steps is None else adversarial_steps
+        mouth_steps = DEFAULT_MOUTH_STEPS if mouth_steps is None else mouth_steps
+        adversarial_checkpoint = checkpoint_path.with_name(checkpoint_path.stem + "-adversarial.ckpt")
+        adversarial_resumed_at = _checkpoint_step(adversarial_checkpoint)
+        discriminator = None
         if adversarial_steps > 0:
-            adversarial_config = replace(
-                config,
-                steps=adversarial_steps,
-                checkpoint=checkpoint_path.with_name(checkpoint_path.stem + "-adversarial.ckpt"),
-            )
+            adversarial_config = replace(config, steps=adversarial_steps, checkpoint=adversarial_checkpoint)
             generator, embedding, discriminator = train_adversarial(
                 adversarial_config, generator, embedding, lpips_model, callback=_progress("adversarial")
             )
+        if mouth_steps > 0:
+            # The embedding stays fixed, so the mapping stage below and the editing statistics still fit.
+            mouth_config = replace(
+                config, steps=mouth_steps, checkpoint=checkpoint_path.with_name(checkpoint_path.stem + "-mouth.ckpt")
+            )
+            generator, embedding, discriminator = train_adversarial(
+                mouth_config,
+                generator,
+                embedding,
+                lpips_model,
+                MOUTH_STAGE_WEIGHTS,
+                callback=_progress("mouth"),
+                predictor=predictor,
+                discriminator=discriminator,
+                train_embedding=False,
+                data_offset=900_000,
+            )
+        if discriminator is not None:
             write_weights(out, "discriminator", discriminator.state_dict())
         mapping_steps = MAPPING_STEPS_PER_STEP * steps
         train_mapping(generator, embedding, mapping_steps, seed=seed, callback=_progress("mapping"))
@@ -338,12 +364,16 @@ def train_part(
         metrics = evaluate_generator(generator, predictor, n=eval_samples or 1000)
         metrics["mapping_steps"] = mapping_steps
         metrics["adversarial_steps"] = adversarial_steps
+        metrics["mouth_steps"] = mouth_steps
         if resumed_at:
             metrics["resumed_at_step"] = resumed_at
         previous = _previous_metrics(out, "generator")
         if resumed_at >= steps and previous:
             # The regression stage was complete: keep the time it took when it ran.
             metrics["regression_seconds"] = previous.get("regression_seconds", previous.get("seconds"))
+        if adversarial_steps > 0 and adversarial_resumed_at >= adversarial_steps and previous:
+            # So was the adversarial stage: keep the time of the run that trained it.
+            metrics["adversarial_run_seconds"] = previous.get("adversarial_run_seconds", previous.get("seconds"))
     elif part == "editing":
         embedding = load_param_embedding(out)
         with torch.no_grad():
@@ -440,7 +470,7 @@ def train_part(
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics["command"] = f"deepsc train {part} --out {out} --steps {steps} --seed {seed}"
     if part == "generator":
-        metrics["command"] += f" --adversarial-steps {metrics['adversarial_steps']}"
+        metrics["command"] += f" --adversarial-steps {metrics['adversarial_steps']} --mouth-steps {mouth_steps}"
     if part == "field":
         metrics["command"] += f" --latent-space {latent_space}"
         # Training one space keeps the other space's record, so W and Z can train in two processes.

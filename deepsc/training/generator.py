@@ -114,7 +114,7 @@ def train_generator(
         data_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
         z = torch.randn(config.batch_size, generator.style_dim, generator=data_gen)
         params = params_from_latent(z)
-        target = render(params, noise_seed=0) * 2 - 1
+        target = render(params, resolution=generator.size, noise_seed=0) * 2 - 1
         w_params = embedding(params)
         images = generator.synthesis(w_params)
 
@@ -221,22 +221,33 @@ class AdversarialWeights:
     adversarial: float = 0.1
     r1: float = 0.1  # R1 penalty γ on real images, applied every ``r1_every`` steps
     r1_every: int = 16
+    mouth: float = 0.0  # L1 + LPIPS on the tight mouth crop at four times its size
+    attribute: float = 0.0  # the frozen predictor's cross-entropy at the target degrees
 
 
 # Regions of a 64×64 aligned face where the fine attributes sit, as (top, bottom, left, right)
 # fractions of the image: the mouth (smile, beard) and the eye band (glasses, bangs' edge).
 DETAIL_REGIONS: tuple[tuple[float, float, float, float], ...] = ((0.55, 0.95, 0.2, 0.8), (0.28, 0.6, 0.1, 0.9))
+# The lips and teeth alone, with room for the pose jitter: the smile's six degrees differ inside it.
+MOUTH_REGION: tuple[float, float, float, float] = (0.6, 0.86, 0.26, 0.74)
 
 
-def detail_loss(images: torch.Tensor, target: torch.Tensor, lpips_model: torch.nn.Module) -> torch.Tensor:
-    """L1 + LPIPS on the mouth and eye crops, upsampled 2×: the fine attributes are a few pixels
-    of the whole image, so the whole-image losses barely see them. images, target: (N, 3, H, W)."""
+def detail_loss(
+    images: torch.Tensor,
+    target: torch.Tensor,
+    lpips_model: torch.nn.Module,
+    regions: tuple[tuple[float, float, float, float], ...] = DETAIL_REGIONS,
+    scale: int = 2,
+) -> torch.Tensor:
+    """L1 + LPIPS on crops of ``regions`` (the mouth and the eyes), upsampled ``scale`` times: the
+    fine attributes are a few pixels of the whole image, so the whole-image losses barely see them.
+    images, target: (N, 3, H, W)."""
     size = images.shape[-1]
     total = images.new_zeros(())
-    for top, bottom, left, right in DETAIL_REGIONS:
+    for top, bottom, left, right in regions:
         rows, cols = slice(int(top * size), int(bottom * size)), slice(int(left * size), int(right * size))
-        crop = F.interpolate(images[..., rows, cols], scale_factor=2, mode="bilinear", align_corners=False)
-        crop_target = F.interpolate(target[..., rows, cols], scale_factor=2, mode="bilinear", align_corners=False)
+        crop = F.interpolate(images[..., rows, cols], scale_factor=scale, mode="bilinear", align_corners=False)
+        crop_target = F.interpolate(target[..., rows, cols], scale_factor=scale, mode="bilinear", align_corners=False)
         total = total + (crop - crop_target).abs().mean() + lpips_model(crop, crop_target).mean()
     return total
 
@@ -249,6 +260,10 @@ def train_adversarial(
     weights: AdversarialWeights | None = None,
     callback: StepCallback | None = None,
     lr: float = 5e-4,
+    predictor: AttributePredictor | None = None,
+    discriminator: AttributeDiscriminator | None = None,
+    train_embedding: bool = True,
+    data_offset: int = 500_000,
 ) -> tuple[Generator, ParamEmbedding, AttributeDiscriminator]:
     """Fine-tune a regression-trained synthesis network with LPIPS and a discriminator.
 
@@ -263,18 +278,34 @@ def train_adversarial(
     rendered target, so the adversarial term only sharpens; the detail term (``detail_loss``)
     weights the mouth and the eyes, where the attributes are a few pixels wide. Resumable through ``config.checkpoint``.
 
+    The mouth stage calls it again with ``weights.mouth`` and ``weights.attribute`` on: L1 + LPIPS
+    on the tight mouth crop at 4× and the frozen predictor's cross-entropy at the degrees that
+    were rendered. It starts from the first stage's discriminator and keeps the embedding fixed,
+    so the mapping network, the statistics of W and the editing directions stay valid.
+
+    Args:
+        predictor: the frozen attribute predictor; needed when ``weights.attribute`` > 0.
+        discriminator: a trained discriminator to continue; a new one when None.
+        train_embedding: whether the parameter embedding learns along with the synthesis network.
+        data_offset: added to the data seed, so each stage draws faces of its own.
+
     Returns:
         The generator, the parameter embedding and the discriminator.
     """
     setup_threads(config.threads)
     weights = weights or AdversarialWeights()
+    if weights.attribute > 0 and predictor is None:
+        raise ValueError("the attribute term needs the predictor")
     torch.manual_seed(config.seed)
-    discriminator = AttributeDiscriminator(generator.size)
-    g_optimizer = torch.optim.Adam([*generator.parameters(), *embedding.parameters()], lr=lr, betas=(0.0, 0.99))
+    discriminator = discriminator or AttributeDiscriminator(generator.size)
+    trained = [*generator.parameters(), *(embedding.parameters() if train_embedding else [])]
+    g_optimizer = torch.optim.Adam(trained, lr=lr, betas=(0.0, 0.99))
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr * 2, betas=(0.0, 0.99))
     lpips_model.eval().requires_grad_(False)
+    if predictor is not None:
+        predictor.eval().requires_grad_(False)
     generator.train().requires_grad_(True)
-    embedding.train().requires_grad_(True)
+    embedding.train(train_embedding).requires_grad_(train_embedding)
     start = 0
 
     state = load_checkpoint(config.checkpoint)
@@ -287,10 +318,10 @@ def train_adversarial(
         start = state["step"]
 
     for step in range(start, config.steps):
-        data_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + 500_000 + step)
+        data_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + data_offset + step)
         z = torch.randn(config.batch_size, generator.style_dim, generator=data_gen)
         params = params_from_latent(z)
-        real = render(params, noise_seed=0) * 2 - 1
+        real = render(params, resolution=generator.size, noise_seed=0) * 2 - 1
 
         # Generator step: stay on the rendered target, look real at its degrees.
         discriminator.requires_grad_(False)
@@ -300,6 +331,16 @@ def train_adversarial(
         detail = detail_loss(images, real, lpips_model)
         adversarial = F.softplus(-discriminator(images, params.degrees)).mean()
         g_loss = l1 + weights.lpips * perceptual + weights.detail * detail + weights.adversarial * adversarial
+        stage_metrics = {}
+        if weights.mouth > 0:
+            mouth = detail_loss(images, real, lpips_model, regions=(MOUTH_REGION,), scale=4)
+            g_loss = g_loss + weights.mouth * mouth
+            stage_metrics["mouth"] = mouth.item()
+        if weights.attribute > 0 and predictor is not None:
+            logits = predictor(((images + 1) / 2).clamp(0, 1))  # (N, 5, 6)
+            attribute = F.cross_entropy(logits.reshape(-1, NUM_DEGREES), params.degrees.reshape(-1))
+            g_loss = g_loss + weights.attribute * attribute
+            stage_metrics["attr"] = attribute.item()
         g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         g_optimizer.step()
@@ -322,6 +363,7 @@ def train_adversarial(
             "detail": detail.item(),
             "g_adv": adversarial.item(),
             "d": d_loss.item(),
+            **stage_metrics,
         }
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             save_checkpoint(

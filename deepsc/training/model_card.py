@@ -46,13 +46,16 @@ def render_model_card(folder: Path) -> str:
         "## Networks",
         "",
         f"- `generator.safetensors`: StyleGAN2 (rosinality parameter names), style_dim {generator['style_dim']}, "
-        f"{generator['n_mlp']} mapping layers, channels {generator['channels']} per resolution. Trained in two stages "
+        f"{generator['n_mlp']} mapping layers, channels {generator['channels']} per resolution. Trained in three stages "
         "(`deepsc/training/generator.py`). Regression: the synthesis network renders w_p, an embedding of the renderer "
         "parameters learned with it, under an L1 loss against the rendered face. Adversarial fine-tuning from the "
         "converged regression model: L1 + LPIPS + LPIPS and L1 on the mouth and eye crops at twice their size + "
-        "0.1 × the non-saturating loss of a projection discriminator that sees the degrees. (LPIPS and the predictor's "
-        "cross-entropy from the first step taught the generator textures that fool the predictor, so neither is used "
-        "from scratch.) Then the mapping network learns to reproduce w_p from z (squared error), alone, for three "
+        "0.1 × the non-saturating loss of a projection discriminator that sees the degrees. The mouth stage adds L1 and "
+        "LPIPS on the tight mouth crop at four times its size and 0.2 × the frozen predictor's cross-entropy at the "
+        "rendered degrees, with the embedding fixed: the adversarial stage alone left the smile at its middle degrees. "
+        "(LPIPS and the predictor's cross-entropy from the first step taught the generator textures that fool the "
+        "predictor, so neither is used from scratch; the evaluation predictor checks the mouth stage did not.) Then "
+        "the mapping network learns to reproduce w_p from z (squared error), alone, for three "
         "times as many steps as the regression stage.",
         "- `discriminator.safetensors`: the StyleGAN2 residual discriminator with a projection head for the five "
         "degrees, trained in the adversarial stage; its unconditional score is the realness term of the field loss.",
@@ -212,10 +215,17 @@ def render_model_card(folder: Path) -> str:
             lines += [f"- `{record['command']}`: {record['seconds'] / 60:.1f} min" for record in spaces.values()]
         elif part in metrics:
             line = f"- `{metrics[part]['command']}`: {metrics[part]['seconds'] / 60:.1f} min"
-            if metrics[part].get("regression_seconds"):
+            record = metrics[part]
+            if record.get("regression_seconds") and record.get("adversarial_run_seconds"):
+                line += (
+                    f" (this run resumed finished regression and adversarial stages; the regression took "
+                    f"{record['regression_seconds'] / 60:.1f} min and the run that trained the adversarial stage "
+                    f"{record['adversarial_run_seconds'] / 60:.1f} min)"
+                )
+            elif record.get("regression_seconds"):
                 line += (
                     f" (this run resumed a finished regression stage, which took "
-                    f"{metrics[part]['regression_seconds'] / 60:.1f} min)"
+                    f"{record['regression_seconds'] / 60:.1f} min)"
                 )
             lines.append(line)
     lines += [
