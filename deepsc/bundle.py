@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import safe_open
@@ -30,6 +31,9 @@ from deepsc.models.predictor import AttributePredictor
 from deepsc.models.semantic_field import SemanticFields
 from deepsc.models.stylegan2 import Generator
 from deepsc.models.text_encoder import TextEncoder
+
+if TYPE_CHECKING:
+    from deepsc.editing import EditConfig, SemanticEditor
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +204,19 @@ class Bundle:
         if latent_space == "z":
             return self.z_stats or LatentStatistics.identity(self.latent_size)
         raise ValueError(f"unknown latent space {latent_space!r}; expected 'w' or 'z'")
+
+    def editor(self, config: EditConfig | None = None) -> SemanticEditor:
+        """Build the Semantic Editing Module over this bundle's generator, predictor and fields."""
+        from deepsc.editing import SemanticEditor
+
+        return SemanticEditor(
+            self.generator,
+            self.predictor,
+            self.directions,
+            config,
+            fields=self.fields,
+            identity=self.identity,
+        )
 
 
 def _generator_from_config(config: dict) -> Generator:

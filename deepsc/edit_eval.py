@@ -35,7 +35,7 @@ from deepsc.attributes import ATTRIBUTES, MAX_DEGREE
 from deepsc.bundle import Bundle
 from deepsc.channel import transmit
 from deepsc.corpus import generate_corpus
-from deepsc.editing import EditConfig, SemanticEditor, SimulatedChannel, synthesise
+from deepsc.editing import EditConfig, SimulatedChannel, synthesise
 from deepsc.instruction import EditRequest
 from deepsc.inversion import InversionConfig, invert
 from deepsc.latent_codec import encode_latent, estimate_latent
@@ -107,14 +107,7 @@ def evaluate_editing(
 ) -> dict:
     """Run the evaluation and return its numbers (the keys of ``deepsc eval-edit --json``)."""
     started = time.perf_counter()
-    editor = SemanticEditor(
-        bundle.generator,
-        bundle.predictor,
-        bundle.directions,
-        EditConfig(),
-        fields=bundle.fields,
-        identity=bundle.identity,
-    )
+    editor = bundle.editor(EditConfig())
     if latent_space != "w" and not editor.has_field(latent_space):
         raise ValueError(f"bundle {bundle.name} has no semantic field for latent space {latent_space!r}")
     params = sample_params(sizes.faces, torch.Generator().manual_seed(EVAL_SEED))

@@ -29,7 +29,7 @@ from deepsc.channel import (
     channel_uses,
     transmit,
 )
-from deepsc.editing import EditConfig, EditResult, SemanticEditor, SimulatedChannel, predict_degrees, synthesise
+from deepsc.editing import EditConfig, EditResult, SimulatedChannel, predict_degrees, synthesise
 from deepsc.face import AlignedFace, align_face
 from deepsc.instruction import EditRequest
 from deepsc.inversion import InversionConfig, invert
@@ -163,14 +163,7 @@ class EditPipeline:
     def __init__(self, bundle: Bundle, lpips_model: torch.nn.Module, edit_config: EditConfig | None = None) -> None:
         self.bundle = bundle
         self.lpips = lpips_model
-        self.editor = SemanticEditor(
-            bundle.generator,
-            bundle.predictor,
-            bundle.directions,
-            edit_config,
-            fields=bundle.fields,
-            identity=bundle.identity,
-        )
+        self.editor = bundle.editor(edit_config)
         self._lock = threading.Lock()
 
     @property

@@ -49,14 +49,7 @@ def field_bundle(tiny_field_bundle):
 
 
 def _editor(bundle, **config):
-    return SemanticEditor(
-        bundle.generator,
-        bundle.predictor,
-        bundle.directions,
-        EditConfig(**config),
-        fields=bundle.fields,
-        identity=bundle.identity,
-    )
+    return bundle.editor(EditConfig(**config))
 
 
 @pytest.mark.parametrize("space", ["w", "z"])

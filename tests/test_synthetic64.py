@@ -10,7 +10,7 @@ from PIL import Image
 from deepsc.attributes import ATTRIBUTES
 from deepsc.bundle import DEFAULT_BUNDLE, check_bundle, load_bundle, resolve_bundle
 from deepsc.cli import main
-from deepsc.editing import EditConfig, SemanticEditor, SimulatedChannel, predict_degrees
+from deepsc.editing import EditConfig, SimulatedChannel, predict_degrees
 from deepsc.instruction import EditRequest
 from deepsc.metrics.lpips import load_lpips
 from deepsc.pipeline import EditPipeline
@@ -135,14 +135,7 @@ def test_three_turn_session_through_the_services(pipeline, tmp_path):
 
 
 def _editor(bundle, **config):
-    return SemanticEditor(
-        bundle.generator,
-        bundle.predictor,
-        bundle.directions,
-        EditConfig(**config),
-        fields=bundle.fields,
-        identity=bundle.identity,
-    )
+    return bundle.editor(EditConfig(**config))
 
 
 def _hit_rate(editor, bundle, latent, channel, index, target, space):
