@@ -68,6 +68,8 @@ def test_train_every_part_for_a_few_steps(tmp_path, capsys):
     }
     generator_record = manifest["metrics"]["generator"]
     assert generator_record["mouth_steps"] == 2
+    # The mouth stage trains against the predictor, so the evaluation predictor reads the samples too.
+    assert set(generator_record["eval_predictor_degree_accuracy"]) == set(generator_record["degree_accuracy"])
     assert generator_record["command"].endswith("--adversarial-steps 2 --mouth-steps 2")
     assert (checkpoints / "generator-mouth.ckpt").exists()
     # The evaluation predictor is a second model: another seed, so other weights.

@@ -168,10 +168,10 @@ def degree_sensitivity(
     return sensitivity.detach()
 
 
-def _load_predictor(out: Path) -> AttributePredictor:
-    path = out / "predictor.safetensors"
+def _load_predictor(out: Path, part: str = "predictor") -> AttributePredictor:
+    path = out / f"{part}.safetensors"
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found; run `deepsc train predictor --out {out}` first")
+        raise FileNotFoundError(f"{path} not found; run `deepsc train {part.replace('_', '-')} --out {out}` first")
     predictor = AttributePredictor(**PREDICTOR_CONFIG)
     predictor.load_state_dict(load_file(str(path)))
     return predictor.eval()
@@ -242,14 +242,23 @@ def _load_generator(out: Path):
 
 
 @torch.no_grad()
-def evaluate_generator(generator, predictor: AttributePredictor, n: int = 1000, seed: int = 20_000) -> dict:
+@torch.no_grad()
+def evaluate_generator(
+    generator,
+    predictor: AttributePredictor,
+    n: int = 1000,
+    seed: int = 20_000,
+    eval_predictor: AttributePredictor | None = None,
+) -> dict:
     """Measure how well generator samples match the renderer faces their z determines.
 
     Returns PSNR against the renderer and, per attribute, the fraction of samples whose predicted
-    degree equals the degree the z encodes.
+    degree equals the degree the z encodes; with ``eval_predictor`` also that fraction as the
+    evaluation predictor reads it, since the mouth stage trains against the predictor.
     """
     gen = torch.Generator().manual_seed(seed)
     correct = torch.zeros(len(ATTRIBUTES))
+    checked = torch.zeros(len(ATTRIBUTES))
     squared_error = 0.0
     for start in range(0, n, 250):
         z = torch.randn(min(250, n - start), generator.style_dim, generator=gen)
@@ -257,12 +266,19 @@ def evaluate_generator(generator, predictor: AttributePredictor, n: int = 1000, 
         images = ((generator(z) + 1) / 2).clamp(0, 1)
         squared_error += float((images - render(params)).pow(2).mean()) * z.shape[0]
         correct += (predictor.predict_degrees(images) == params.degrees).float().sum(0)
+        if eval_predictor is not None:
+            checked += (eval_predictor.predict_degrees(images) == params.degrees).float().sum(0)
     mse = squared_error / n
-    return {
+    metrics = {
         "samples": n,
         "psnr_db": round(10 * math.log10(1 / mse), 2),
         "degree_accuracy": {name: round(float(correct[i] / n), 4) for i, name in enumerate(ATTRIBUTES)},
     }
+    if eval_predictor is not None:
+        metrics["eval_predictor_degree_accuracy"] = {
+            name: round(float(checked[i] / n), 4) for i, name in enumerate(ATTRIBUTES)
+        }
+    return metrics
 
 
 def train_part(
@@ -361,7 +377,10 @@ def train_part(
         train_mapping(generator, embedding, mapping_steps, seed=seed, callback=_progress("mapping"))
         write_weights(out, "generator", generator.state_dict())
         write_weights(out, "param_embedding", embedding.state_dict())
-        metrics = evaluate_generator(generator, predictor, n=eval_samples or 1000)
+        eval_predictor = (
+            _load_predictor(out, "eval_predictor") if (out / "eval_predictor.safetensors").exists() else None
+        )
+        metrics = evaluate_generator(generator, predictor, n=eval_samples or 1000, eval_predictor=eval_predictor)
         metrics["mapping_steps"] = mapping_steps
         metrics["adversarial_steps"] = adversarial_steps
         metrics["mouth_steps"] = mouth_steps

@@ -62,8 +62,8 @@ def render_model_card(folder: Path) -> str:
         "- `param_embedding.safetensors`: the embedding of renderer parameters into W used to train the generator; the "
         "editing directions, the statistics of W and the field training's start latents come from it.",
         "- `predictor.safetensors`: CNN over the face plus a full-resolution mouth branch, six-way head per attribute.",
-        "- `eval_predictor.safetensors`: the same network and recipe from seed + 1000, used only by eval-edit to read "
-        "received edits a second time.",
+        "- `eval_predictor.safetensors`: the same network and recipe from seed + 1000, used only for checks: "
+        "eval-edit reads the received edits a second time with it, and the generator's evaluation its samples.",
         "- `identity.safetensors`: CNN to a unit 64-value identity embedding, trained to regress the identity factors "
         "(all but the pose) and to give the same embedding to one face at different degrees; E_I of the fields, the "
         "identity loss and the identity similarity of `deepsc eval-edit`.",
@@ -118,6 +118,13 @@ def render_model_card(folder: Path) -> str:
             _accuracy_table(gen["degree_accuracy"]),
             "",
         ]
+        if "eval_predictor_degree_accuracy" in gen:
+            lines += [
+                "The same samples read by the evaluation predictor, which the mouth stage never trained against:",
+                "",
+                _accuracy_table(gen["eval_predictor_degree_accuracy"]),
+                "",
+            ]
     if "text" in metrics:
         text = metrics["text"]
         lines += [
@@ -237,8 +244,9 @@ def render_model_card(folder: Path) -> str:
         "",
         "- Real photos are inverted into a cartoon world: the output is a likeness in that style, not a photo.",
         "- The generator draws the fine attributes less reliably than the renderer: the table of generator degree "
-        "accuracy above says per attribute how often the predictor reads the degree that z encodes; the smile, a few "
-        "pixels of mouth, is the weakest.",
+        "accuracy above says per attribute how often the predictor reads the degree that z encodes"
+        + _weakest_attribute(metrics.get("generator", {}).get("degree_accuracy"))
+        + ".",
         "- The prior of the receiver's estimate comes from renderer faces; inverted photos use directions the prior "
         "shrinks, so their received reconstructions lose some of the likeness at low SNR.",
         "- Each field step is checked by the predictor at the sender without noise. Output determination picks "
@@ -264,6 +272,14 @@ def record_metrics(folder: Path, key: str, values: dict) -> None:
     manifest.setdefault("metrics", {})[key] = values
     path.write_text(json.dumps(manifest, indent=2) + "\n")
     write_model_card(folder)
+
+
+def _weakest_attribute(accuracy: dict[str, float] | None) -> str:
+    """Name the attribute the generator draws least reliably, as a clause of the Limits list."""
+    if not accuracy:
+        return ""
+    name = min(accuracy, key=accuracy.__getitem__)
+    return f"; the weakest is {name} ({accuracy[name]:.3f})"
 
 
 def write_model_card(folder: Path) -> Path:
