@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from deepsc.bundle import load_bundle
+from deepsc.bundle import BundleError, load_bundle
 from deepsc.channel import transmit
 from deepsc.edit_eval import EVAL_SEED
 from deepsc.editing import EditConfig
@@ -217,9 +217,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
-    results = measure(
-        args.bundle, args.jobs, progress=lambda done, total: print(f"job {done}/{total} done", file=sys.stderr)
-    )
+    try:
+        results = measure(
+            args.bundle, args.jobs, progress=lambda done, total: print(f"job {done}/{total} done", file=sys.stderr)
+        )
+    except BundleError as error:
+        sys.exit(f"benchmarks.latency: error: {error}")
     command = ["python", "-m", "benchmarks.latency", "--bundle", args.bundle, "--jobs", str(args.jobs)]
     command += ["--threads", str(torch.get_num_threads())]
     record = {
