@@ -253,8 +253,8 @@ def evaluate_generator(
     """Measure how well generator samples match the renderer faces their z determines.
 
     Returns PSNR against the renderer and, per attribute, the fraction of samples whose predicted
-    degree equals the degree the z encodes; with ``eval_predictor`` also that fraction as the
-    evaluation predictor reads it, since the mouth stage trains against the predictor.
+    degree equals the degree the z encodes. The mouth stage trains against the predictor, so
+    ``eval_predictor``, when given, reads the same samples a second time.
     """
     gen = torch.Generator().manual_seed(seed)
     correct = torch.zeros(len(ATTRIBUTES))

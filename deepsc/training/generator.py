@@ -295,7 +295,7 @@ def train_adversarial(
     setup_threads(config.threads)
     weights = weights or AdversarialWeights()
     if weights.attribute > 0 and predictor is None:
-        raise ValueError("the attribute term needs the predictor")
+        raise ValueError("missing predictor: weights.attribute > 0 needs the frozen attribute predictor")
     torch.manual_seed(config.seed)
     discriminator = discriminator or AttributeDiscriminator(generator.size)
     trained = [*generator.parameters(), *(embedding.parameters() if train_embedding else [])]
