@@ -76,17 +76,14 @@ def test_latency_command_records_hardware(tiny_bundle, tmp_path, monkeypatch, ca
     assert written["seconds"] >= 0
 
 
-def test_latency_missing_bundle_exits_with_one_line(tmp_path, monkeypatch):
+def test_latency_rejects_missing_bundle(tmp_path, monkeypatch):
     missing = tmp_path / "no-bundle"
     monkeypatch.setattr("sys.argv", ["latency", "--bundle", str(missing), "--jobs", "1"])
 
-    try:
+    with pytest.raises(SystemExit) as exit_info:
         latency.main()
-    except SystemExit as error:
-        message = str(error.code)
-    else:
-        raise AssertionError("a missing bundle did not stop the benchmark")
 
+    message = str(exit_info.value.code)
     assert message.startswith("benchmarks.latency: error: bundle")
     assert str(missing) in message
     assert "\n" not in message
